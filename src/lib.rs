@@ -1,0 +1,25 @@
+#![doc = include_str!("../README.md")]
+#![deny(missing_docs)]
+
+pub mod codec;
+mod error;
+mod ids;
+pub mod model;
+mod repo;
+pub mod store;
+pub mod sync;
+mod version;
+
+pub use error::Error;
+pub use ids::{DeviceId, DocId, Epoch, IdError, IntoDocId, MAX_DOC_ID_LEN};
+pub use model::{Doc, DocView, ModelError, Patch, PatchAction, Path, Seg, TextUnits, Tx, Value};
+pub use repo::{
+    Committed, DocEvent, DocStatus, Durability, Origin, PeerStatus, Receipt, ReceiptStatus, Repo,
+    RepoConfig, ReplicationStatus, SubscriptionId,
+};
+pub use store::{StoreError, StoreOptions};
+pub use version::{TokenError, VersionVector};
+
+/// Automerge, the CRDT engine under Polyarch, for callers that need its types
+/// (`ActorId`, `ChangeHash`).
+pub use automerge;

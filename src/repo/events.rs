@@ -1,0 +1,82 @@
+//! Subscriptions: being told what changed in a document.
+
+use crate::model::Patch;
+use crate::{DeviceId, DocId};
+
+/// Where a change came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum Origin {
+    /// Made on this replica.
+    Local,
+    /// Received from a peer.
+    Remote {
+        /// The peer that sent it.
+        #[serde(serialize_with = "crate::repo::events::device_hex")]
+        peer: DeviceId,
+    },
+}
+
+/// What changed in one document, delivered to subscribers after a local change or after
+/// remote changes were durably applied, never in the middle of either.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DocEvent {
+    /// The document.
+    pub doc: DocId,
+    /// Where the change came from.
+    pub origin: Origin,
+    /// What changed, path by path.
+    pub patches: Vec<Patch>,
+}
+
+/// Identifies a subscription, to cancel it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SubscriptionId(u64);
+
+type Callback = Box<dyn FnMut(&DocEvent) + Send>;
+
+struct Subscription {
+    id: SubscriptionId,
+    doc: Option<DocId>,
+    callback: Callback,
+}
+
+/// The subscribers of one replica.
+#[derive(Default)]
+pub(crate) struct Subscribers {
+    next: u64,
+    subs: Vec<Subscription>,
+}
+
+impl Subscribers {
+    pub(crate) fn add(&mut self, doc: Option<DocId>, callback: Callback) -> SubscriptionId {
+        self.next += 1;
+        let id = SubscriptionId(self.next);
+        self.subs.push(Subscription { id, doc, callback });
+        id
+    }
+
+    pub(crate) fn remove(&mut self, id: SubscriptionId) -> bool {
+        let before = self.subs.len();
+        self.subs.retain(|s| s.id != id);
+        self.subs.len() != before
+    }
+
+    /// Whether anyone listens to `doc` (so patches are worth computing).
+    pub(crate) fn wants(&self, doc: &DocId) -> bool {
+        self.subs
+            .iter()
+            .any(|s| s.doc.as_ref().is_none_or(|d| d == doc))
+    }
+
+    pub(crate) fn notify(&mut self, event: &DocEvent) {
+        for sub in &mut self.subs {
+            if sub.doc.as_ref().is_none_or(|d| *d == event.doc) {
+                (sub.callback)(event);
+            }
+        }
+    }
+}
+
+pub(crate) fn device_hex<S: serde::Serializer>(d: &DeviceId, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(d)
+}

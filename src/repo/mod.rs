@@ -1,0 +1,419 @@
+//! The repo layer: one device's replica. Opens documents, applies local and remote changes,
+//! persists them, notifies subscribers and answers status questions.
+
+mod config;
+mod events;
+mod host;
+mod pending;
+mod status;
+
+use std::collections::HashMap;
+use std::path::Path as FsPath;
+
+use automerge::{ActorId, ChangeHash};
+use web_time::{Instant, SystemTime, UNIX_EPOCH};
+
+use crate::model::{Doc, DocView, LocalChange, ModelError, Tx};
+use crate::store::{NewEntry, Store};
+use crate::{DeviceId, DocId, Epoch, Error, IntoDocId, VersionVector};
+
+pub use config::{Durability, RepoConfig};
+pub use events::{DocEvent, Origin, SubscriptionId};
+pub use status::{DocStatus, PeerStatus, ReceiptStatus, ReplicationStatus};
+
+use events::Subscribers;
+use pending::Pending;
+
+/// Proof that a local change was made, and how far it has travelled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Receipt {
+    /// The document.
+    pub doc: DocId,
+    /// The change's hash.
+    pub hash: ChangeHash,
+    /// Its sequence number for this device's actor.
+    pub seq: u64,
+    /// Its offset in this replica's log once committed (`None` while its group commit waits).
+    pub offset: Option<u64>,
+}
+
+/// What [`Repo::change`] returns: the closure's value and the receipt of the change (`None` when
+/// the closure made no operation).
+#[derive(Debug, Clone)]
+pub struct Committed<T> {
+    /// What the closure returned.
+    pub value: T,
+    /// The change made, if any.
+    pub receipt: Option<Receipt>,
+}
+
+struct Unflushed {
+    doc: DocId,
+    change: LocalChange,
+}
+
+/// One device's replica of a set of documents, stored in SQLite.
+///
+/// Reads see every local write at once. A local write is acknowledged when it is committed to
+/// SQLite (see [`Durability`]). Sync with other replicas through [`crate::sync::Session`].
+pub struct Repo {
+    store: Store,
+    config: RepoConfig,
+    docs: HashMap<DocId, Doc>,
+    unflushed: Vec<Unflushed>,
+    oldest_unflushed: Option<Instant>,
+    pending: Pending,
+    subscribers: Subscribers,
+    actor: ActorId,
+}
+
+impl std::fmt::Debug for Repo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Repo")
+            .field("device", &self.store.meta().device)
+            .field("loaded_docs", &self.docs.len())
+            .field("unflushed", &self.unflushed.len())
+            .finish()
+    }
+}
+
+impl Repo {
+    /// Opens the replica stored in the SQLite file at `path`, creating it if missing.
+    pub fn open(path: impl AsRef<FsPath>, config: RepoConfig) -> Result<Self, Error> {
+        let store = Store::open(path.as_ref(), &config.store)?;
+        Ok(Self::with_store(store, config))
+    }
+
+    /// A replica in memory, for tests: gone when dropped.
+    pub fn in_memory(config: RepoConfig) -> Result<Self, Error> {
+        let store = Store::open_in_memory(&config.store)?;
+        Ok(Self::with_store(store, config))
+    }
+
+    fn with_store(store: Store, config: RepoConfig) -> Self {
+        let actor = store.meta().actor.clone();
+        let pending = Pending::new(config.max_pending_changes, config.max_pending_bytes);
+        Self {
+            store,
+            config,
+            docs: HashMap::new(),
+            unflushed: Vec::new(),
+            oldest_unflushed: None,
+            pending,
+            subscribers: Subscribers::default(),
+            actor,
+        }
+    }
+
+    /// This device's identity.
+    pub fn device_id(&self) -> DeviceId {
+        self.store.meta().device
+    }
+
+    /// This store's epoch.
+    pub fn epoch(&self) -> Epoch {
+        self.store.meta().epoch
+    }
+
+    /// The automerge actor this device writes as.
+    pub fn actor(&self) -> &ActorId {
+        &self.actor
+    }
+
+    /// The settings this replica was opened with.
+    pub fn config(&self) -> &RepoConfig {
+        &self.config
+    }
+
+    /// Every document in the replica, sorted.
+    pub fn doc_ids(&self) -> Result<Vec<DocId>, Error> {
+        let mut ids = self.store.doc_ids()?;
+        for u in &self.unflushed {
+            if let Err(i) = ids.binary_search(&u.doc) {
+                ids.insert(i, u.doc.clone());
+            }
+        }
+        Ok(ids)
+    }
+
+    /// Creates an empty document (nothing happens if it exists). Returns whether it was new.
+    pub fn create(&mut self, doc: impl IntoDocId) -> Result<bool, Error> {
+        let doc = doc.into_doc_id()?;
+        Ok(self.store.create_doc(&doc)?)
+    }
+
+    /// Whether the document exists here.
+    pub fn contains(&mut self, doc: impl IntoDocId) -> Result<bool, Error> {
+        let doc = doc.into_doc_id()?;
+        Ok(self.docs.contains_key(&doc) || self.store.load_doc(&doc)?.is_some())
+    }
+
+    /// Makes one atomic change to a document (created if missing): every operation `f` makes
+    /// lands together or not at all. Returns after the change is committed to SQLite under
+    /// [`Durability::Immediate`]; under group commit, check [`Receipt::offset`] or call
+    /// [`flush`](Self::flush).
+    pub fn change<T>(
+        &mut self,
+        doc: impl IntoDocId,
+        f: impl FnOnce(&mut Tx<'_>) -> Result<T, ModelError>,
+    ) -> Result<Committed<T>, Error> {
+        let id = doc.into_doc_id()?;
+        let wants_patches = self.subscribers.wants(&id);
+        let loaded = self.load_or_create(&id)?;
+        let (value, change, patches) = loaded.transact(wants_patches, f)?;
+        let Some(change) = change else {
+            return Ok(Committed {
+                value,
+                receipt: None,
+            });
+        };
+        let mut receipt = Receipt {
+            doc: id.clone(),
+            hash: change.hash,
+            seq: change.seq,
+            offset: None,
+        };
+        self.unflushed.push(Unflushed {
+            doc: id.clone(),
+            change,
+        });
+        let now = Instant::now();
+        let oldest = *self.oldest_unflushed.get_or_insert(now);
+        let due = match self.config.durability {
+            Durability::Immediate => true,
+            Durability::Group {
+                max_changes,
+                max_delay,
+            } => self.unflushed.len() >= max_changes || now.duration_since(oldest) >= max_delay,
+        };
+        if due {
+            let flushed = self.flush()?;
+            receipt.offset = flushed
+                .iter()
+                .find(|r| r.hash == receipt.hash)
+                .and_then(|r| r.offset);
+        }
+        if wants_patches && !patches.is_empty() {
+            self.subscribers.notify(&DocEvent {
+                doc: id,
+                origin: Origin::Local,
+                patches,
+            });
+        }
+        Ok(Committed { value, receipt })
+    }
+
+    /// Commits every local change still waiting for its group commit, in one transaction.
+    /// Returns their receipts, now with offsets. If the commit fails, those changes are
+    /// undone in memory too (they were never acknowledged) and the error is returned.
+    pub fn flush(&mut self) -> Result<Vec<Receipt>, Error> {
+        if self.unflushed.is_empty() {
+            return Ok(Vec::new());
+        }
+        let batch = std::mem::take(&mut self.unflushed);
+        self.oldest_unflushed = None;
+        let entries: Vec<NewEntry<'_>> = batch
+            .iter()
+            .map(|u| NewEntry {
+                doc: &u.doc,
+                actor: &u.change.actor,
+                seq: u.change.seq,
+                hash: u.change.hash,
+                origin: None,
+                bytes: &u.change.bytes,
+            })
+            .collect();
+        match self.store.append(&entries) {
+            Ok(offsets) => Ok(batch
+                .iter()
+                .zip(offsets)
+                .map(|(u, offset)| Receipt {
+                    doc: u.doc.clone(),
+                    hash: u.change.hash,
+                    seq: u.change.seq,
+                    offset,
+                })
+                .collect()),
+            Err(e) => {
+                for u in &batch {
+                    self.docs.remove(&u.doc);
+                }
+                Err(e.into())
+            }
+        }
+    }
+
+    /// Under group commit: flushes if the oldest waiting change has waited `max_delay`. Hosts
+    /// call it from a timer; returns the receipts committed.
+    pub fn flush_due(&mut self) -> Result<Vec<Receipt>, Error> {
+        match (self.config.durability, self.oldest_unflushed) {
+            (Durability::Group { max_delay, .. }, Some(oldest))
+                if oldest.elapsed() >= max_delay =>
+            {
+                self.flush()
+            }
+            (Durability::Immediate, Some(_)) => self.flush(),
+            _ => Ok(Vec::new()),
+        }
+    }
+
+    /// Number of local changes waiting for their group commit.
+    pub fn unflushed(&self) -> usize {
+        self.unflushed.len()
+    }
+
+    /// Reads a document through typed views.
+    pub fn view<T>(
+        &mut self,
+        doc: impl IntoDocId,
+        f: impl FnOnce(&DocView<'_>) -> T,
+    ) -> Result<T, Error> {
+        let doc = self.doc(doc)?;
+        Ok(f(&doc.view()))
+    }
+
+    /// The document, loaded into memory if needed.
+    pub fn doc(&mut self, doc: impl IntoDocId) -> Result<&Doc, Error> {
+        let id = doc.into_doc_id()?;
+        if !self.docs.contains_key(&id) {
+            let loaded = self
+                .load(&id)?
+                .ok_or_else(|| Error::NoSuchDoc { doc: id.clone() })?;
+            self.docs.insert(id.clone(), loaded);
+        }
+        self.docs
+            .get(&id)
+            .ok_or(Error::NoSuchDoc { doc: id })
+    }
+
+    /// The document as JSON (see [`Doc::to_json`]).
+    pub fn to_json(&mut self, doc: impl IntoDocId) -> Result<serde_json::Value, Error> {
+        Ok(self.doc(doc)?.to_json())
+    }
+
+    /// Drops a document from memory (it stays on disk). Flushes first.
+    pub fn unload(&mut self, doc: impl IntoDocId) -> Result<(), Error> {
+        let id = doc.into_doc_id()?;
+        self.flush()?;
+        self.docs.remove(&id);
+        Ok(())
+    }
+
+    /// Calls `callback` with what changed, after every local change to `doc` (or to any
+    /// document, with `None`) and after remote changes are durably applied.
+    pub fn subscribe(
+        &mut self,
+        doc: Option<&DocId>,
+        callback: impl FnMut(&DocEvent) + Send + 'static,
+    ) -> SubscriptionId {
+        self.subscribers.add(doc.cloned(), Box::new(callback))
+    }
+
+    /// Cancels a subscription. Returns whether it existed.
+    pub fn unsubscribe(&mut self, id: SubscriptionId) -> bool {
+        self.subscribers.remove(id)
+    }
+
+    /// What this replica holds of a document: a token to carry to another replica (after
+    /// committing waiting changes, so the token names only durable ones).
+    pub fn version(&mut self, doc: impl IntoDocId) -> Result<VersionVector, Error> {
+        let id = doc.into_doc_id()?;
+        self.flush()?;
+        Ok(self.store.version(&id)?)
+    }
+
+    /// Whether this replica holds everything `version` names of the document
+    /// (read-your-writes across devices).
+    pub fn has_caught_up(
+        &mut self,
+        doc: impl IntoDocId,
+        version: &VersionVector,
+    ) -> Result<bool, Error> {
+        Ok(self.version(doc)?.includes(version))
+    }
+
+    /// Replaces the document's logged changes with a compact snapshot. Peers whose cursor
+    /// falls before it are sent the snapshot instead.
+    pub fn compact(&mut self, doc: impl IntoDocId) -> Result<(), Error> {
+        let id = doc.into_doc_id()?;
+        self.flush()?;
+        let snapshot = self.doc(&id)?.save();
+        let version = self.store.version(&id)?;
+        let upto = self.store.log_head();
+        self.store.compact(&id, &snapshot, &version, upto)?;
+        Ok(())
+    }
+
+    /// Compacts every loaded document whose logged changes outweigh its snapshot (at least
+    /// 1,000 changes), and commits waiting changes. Call when idle and before closing.
+    pub fn maintain(&mut self) -> Result<usize, Error> {
+        self.flush()?;
+        let ids: Vec<DocId> = self.docs.keys().cloned().collect();
+        let mut compacted = 0;
+        for id in ids {
+            let (count, bytes) = self.store.tail_stats(&id)?;
+            let snapshot = self.store.snapshot(&id)?.map_or(0, |(s, _)| s.len() as u64);
+            if count >= 1_000 && bytes > snapshot {
+                self.compact(&id)?;
+                compacted += 1;
+            }
+        }
+        Ok(compacted)
+    }
+
+    /// Commits waiting changes, compacts long histories, and closes the database.
+    pub fn close(mut self) -> Result<(), Error> {
+        self.maintain()?;
+        Ok(())
+    }
+
+    /// Checks the database with SQLite's integrity check.
+    pub fn integrity_check(&self) -> Result<(), Error> {
+        Ok(self.store.integrity_check()?)
+    }
+
+    /// The underlying store, for inspection.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub(crate) fn now_ms() -> u64 {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64)
+    }
+
+    fn load(&self, id: &DocId) -> Result<Option<Doc>, Error> {
+        let Some(stored) = self.store.load_doc(id)? else {
+            return Ok(None);
+        };
+        let tail: Vec<&[u8]> = stored.tail.iter().map(Vec::as_slice).collect();
+        Ok(Some(Doc::load(
+            stored.snapshot.as_deref(),
+            &tail,
+            self.actor.clone(),
+            self.config.text_units,
+        )?))
+    }
+
+    fn load_or_create(&mut self, id: &DocId) -> Result<&mut Doc, Error> {
+        if !self.docs.contains_key(id) {
+            let doc = match self.load(id)? {
+                Some(doc) => doc,
+                None => Doc::new(self.actor.clone(), self.config.text_units),
+            };
+            self.docs.insert(id.clone(), doc);
+        }
+        self.docs
+            .get_mut(id)
+            .ok_or_else(|| Error::NoSuchDoc { doc: id.clone() })
+    }
+}
+
+impl Drop for Repo {
+    fn drop(&mut self) {
+        // Best effort: changes not yet committed were never acknowledged, but committing them
+        // is kinder than dropping them.
+        let _ = self.flush();
+    }
+}

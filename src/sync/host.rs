@@ -1,0 +1,95 @@
+//! [`SyncHost`]: what the protocol needs from a replica. The device's [`crate::Repo`]
+//! implements it; so does the relay, over its own storage.
+
+use crate::store::{LogEntry, Missing, PeerRecord};
+use crate::{DeviceId, DocId, Epoch, VersionVector};
+
+use super::{SyncError, WireChange, WireSnapshot};
+
+/// Who a host is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostIdentity {
+    /// The host's device.
+    pub device: DeviceId,
+    /// The host's store epoch.
+    pub epoch: Epoch,
+    /// A human label shown to peers.
+    pub label: String,
+}
+
+/// What happened to one incoming change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeFate {
+    /// Applied and durable.
+    Applied,
+    /// Already held: nothing to do.
+    Duplicate,
+    /// Its dependencies are missing: it waits in the bounded pending queue.
+    Pending,
+}
+
+/// The outcome of [`SyncHost::apply`], one fate per change in the order given.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Applied {
+    /// One entry per incoming change.
+    pub fates: Vec<ChangeFate>,
+}
+
+/// A replica as the sync protocol sees it: a log to stream, version vectors to compare, a way
+/// to apply changes durably, and a place to remember peers.
+///
+/// Every method that returns must have finished its durable effects (an `apply` that returns
+/// `Ok` has committed what it reports as applied).
+pub trait SyncHost {
+    /// The host's identity.
+    fn identity(&self) -> HostIdentity;
+
+    /// The highest offset in the host's log.
+    fn log_head(&self) -> u64;
+
+    /// Log entries after `after`, in order, bounded by count and bytes.
+    fn read_log(
+        &mut self,
+        after: u64,
+        max_entries: usize,
+        max_bytes: usize,
+    ) -> Result<Vec<LogEntry>, SyncError>;
+
+    /// Documents whose history was compacted at an offset after `after`.
+    fn compacted_after(&mut self, after: u64) -> Result<Vec<DocId>, SyncError>;
+
+    /// A document's snapshot, if it has one.
+    fn snapshot(&mut self, doc: &DocId) -> Result<Option<Vec<u8>>, SyncError>;
+
+    /// Every document's version vector, for documents `want` accepts.
+    fn versions(
+        &mut self,
+        want: &dyn Fn(&DocId) -> bool,
+    ) -> Result<Vec<(DocId, VersionVector)>, SyncError>;
+
+    /// What a peer holding `theirs` of `doc` lacks.
+    fn missing(&mut self, doc: &DocId, theirs: &VersionVector) -> Result<Missing, SyncError>;
+
+    /// Applies changes and snapshots received from `from`, durably and in causal order.
+    /// Snapshots are applied first. Every change must be checked (well-formed, envelope
+    /// consistent with its bytes); one bad change fails the whole call and changes nothing.
+    fn apply(
+        &mut self,
+        from: DeviceId,
+        snapshots: Vec<WireSnapshot>,
+        changes: Vec<WireChange>,
+    ) -> Result<Applied, SyncError>;
+
+    /// What the host knows about `peer`.
+    fn peer(&mut self, peer: &DeviceId) -> Result<Option<PeerRecord>, SyncError>;
+
+    /// Saves what the host knows about a peer.
+    fn save_peer(&mut self, record: &PeerRecord) -> Result<(), SyncError>;
+
+    /// Called when a peer proves this store was restored from an older copy (the peer holds
+    /// more of our log than we do): the host must stop writing as its old actor.
+    fn restored_from_backup(&mut self) -> Result<(), SyncError>;
+
+    /// Milliseconds since the Unix epoch.
+    fn now_ms(&self) -> u64;
+}
