@@ -1,0 +1,85 @@
+//! Polyarch's task runner: `cargo xtask <command>` (the alias lives in `.cargo/config.toml`).
+//!
+//! - `test`: every check CI runs, in one command that also installs what it needs.
+//! - `demo`: the runnable demo.
+//! - `bench`: run the benchmarks and print their results as a table.
+//! - `wasm`: build a crate for `wasm32-unknown-unknown` and print the artifact's size.
+//! - `fuzz`: run every cargo-fuzz target for a while.
+//!
+//! Each command is a module; [`step`] prints headers and timings and names the failed step;
+//! [`setup`] installs tools idempotently; [`wasm`] holds the wasm32 toolchain and build logic;
+//! [`suites`] holds one file per test suite.
+
+mod bench;
+mod fuzz;
+mod setup;
+mod step;
+mod suites;
+mod wasm;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Polyarch's build, test and release tasks.
+#[derive(Parser)]
+#[command(name = "cargo xtask", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run every check CI runs: fmt, clippy, rustdoc, tests, benches compiled, the wasm32 build.
+    Test(suites::Options),
+    /// Run the demo (`examples/offline_merge.rs`, release build).
+    Demo,
+    /// Run the benchmarks (`cargo bench`), then print `target/polyarch-bench/*.json` as a table.
+    Bench(bench::Options),
+    /// Build a crate for wasm32-unknown-unknown and print the artifact's size, raw and gzipped.
+    Wasm(wasm::Options),
+    /// Run every cargo-fuzz target in `fuzz/` for a fixed time (needs nightly Rust).
+    Fuzz(fuzz::Options),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let root = repo_root();
+    let result = match cli.command {
+        Command::Test(opts) => suites::run(&root, &opts),
+        Command::Demo => demo(&root),
+        Command::Bench(opts) => bench::run(&root, &opts),
+        Command::Wasm(opts) => wasm::run(&root, &opts),
+        Command::Fuzz(opts) => fuzz::run(&root, &opts),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("\nxtask: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The workspace root: the parent of this crate's directory.
+fn repo_root() -> PathBuf {
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest.parent().map_or(manifest.clone(), PathBuf::from)
+}
+
+/// `cargo xtask demo`: the offline-merge example, built in release mode.
+fn demo(root: &std::path::Path) -> anyhow::Result<()> {
+    let example = root.join("examples/offline_merge.rs");
+    anyhow::ensure!(
+        example.exists(),
+        "{} does not exist yet: there is no demo to run",
+        example.display()
+    );
+    let mut steps = step::Steps::new();
+    steps.run("demo: offline_merge", || {
+        step::run(step::cargo(root).args(["run", "--release", "--example", "offline_merge"]))
+    })?;
+    Ok(())
+}

@@ -1,0 +1,21 @@
+//! The benchmarks compile (`cargo bench --no-run`); running them is `cargo xtask bench`.
+
+use anyhow::Result;
+
+use super::Ctx;
+use crate::step::{self, Steps};
+
+/// `cargo bench --no-run`, when there is a `benches/` directory.
+pub fn compile(ctx: &Ctx, steps: &mut Steps) -> Result<()> {
+    const NAME: &str = "benches compile";
+    if ctx.quick {
+        steps.skip(NAME, "--quick");
+    } else if !ctx.root.join("benches").is_dir() {
+        steps.skip(NAME, "no benches/ directory");
+    } else {
+        steps.run(NAME, || {
+            step::run(step::cargo(&ctx.root).args(["bench", "--no-run"]))
+        })?;
+    }
+    Ok(())
+}
