@@ -1,0 +1,14 @@
+//! The integration tests: one binary, one module per behaviour (files in `tests/it/`), and the
+//! shared harness in `tests/it/support/`.
+//!
+//! Modules are declared with `#[path]` so that they live in `tests/it/` while this file stays
+//! the crate root. A file loaded that way resolves its own `mod x;` next to it (as a `mod.rs`
+//! does), so a behaviour's submodules need a `#[path]` too.
+
+#[path = "it/support/mod.rs"]
+mod support;
+
+#[path = "it/concurrent_typing.rs"]
+mod concurrent_typing;
+#[path = "it/convergence_under_faults.rs"]
+mod convergence_under_faults;
