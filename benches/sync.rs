@@ -23,7 +23,7 @@ use automerge::transaction::Transactable;
 use automerge::{ActorId, Automerge, ROOT, ReadDoc};
 use serde_json::json;
 
-use support::baseline::{self, apply_change, persisted, sync_pair};
+use support::baseline::{self, Turns, apply_change, persisted, sync_pair};
 use support::report::{Report, Target};
 use support::scenario::{self, Divergence, ManyDocs, SyncOutcome};
 use support::{ours, scratch_dir};
@@ -50,15 +50,11 @@ fn sync_divergence(s: &Divergence) {
         s.a_changes.len(),
         s.b_changes.len()
     );
-    let (remembered, fresh) = automerge_divergence(s);
+    let variants = automerge_divergence(s);
     let dir = scratch_dir();
     let mine = ours::sync_divergence(s, dir.path());
-    for (side, outcome) in [
-        ("baseline", Some(&remembered)),
-        ("baseline (fresh)", Some(&fresh)),
-        ("ours", mine.as_ref()),
-    ] {
-        let Some(o) = outcome else { continue };
+    let all = variants.iter().map(|(label, o)| (*label, o));
+    for (side, o) in all.chain(mine.as_ref().map(|o| ("ours", o))) {
         assert!(
             o.texts.len() == 2 && o.texts[0] == o.texts[1],
             "B4: {side}: replicas differ after sync"
@@ -69,37 +65,54 @@ fn sync_divergence(s: &Divergence) {
             "B4: {side}: wrong merged length"
         );
     }
-    let fresh_json = json!({ "bytes": fresh.bytes, "messages": fresh.messages, "round_trips": fresh.round_trips });
+    // The bar is automerge at its best: the variant with the fewest bytes (and, for round
+    // trips, the fewest round trips).
+    let (label, best) = variants
+        .iter()
+        .min_by_key(|(_, o)| o.bytes)
+        .expect("variants were run");
+    let fewest_trips = variants.iter().map(|(_, o)| o.round_trips).min();
+    let table: serde_json::Map<String, serde_json::Value> = variants
+        .iter()
+        .map(|(label, o)| {
+            let v =
+                json!({ "bytes": o.bytes, "messages": o.messages, "round_trips": o.round_trips });
+            ((*label).to_owned(), v)
+        })
+        .collect();
     Report::new(
         "sync_divergence",
         "bytes",
         mine.as_ref().map(|o| o.bytes as f64),
-        remembered.bytes as f64,
+        best.bytes as f64,
         Target::Ratio(1.0),
     )
-    .detail("baseline_messages", remembered.messages)
-    .detail("baseline_round_trips", remembered.round_trips)
-    .detail("baseline_fresh_state", fresh_json.clone())
+    .detail("baseline_variant", *label)
+    .detail("baseline_variants", table.clone())
     .detail("ours_messages", mine.as_ref().map(|o| o.messages))
     .detail(
         "baseline_what",
-        "automerge 0.12 sync protocol, sync states remembered across the disconnect",
+        "automerge 0.12 sync protocol; the variant with the fewest bytes",
     )
     .write();
     Report::new(
         "sync_divergence_round_trips",
         "round trips",
         mine.as_ref().map(|o| o.round_trips as f64),
-        remembered.round_trips as f64,
+        fewest_trips.expect("variants were run") as f64,
         Target::AtMost(1.0),
     )
-    .detail("baseline_messages", remembered.messages)
-    .detail("baseline_fresh_state", fresh_json)
+    .detail("baseline_variants", table)
+    .detail(
+        "counting",
+        "legs (flights that may go both ways at once) / 2, rounded up",
+    )
     .write();
 }
 
-/// The automerge side of B4: (sync states remembered, fresh sync states).
-fn automerge_divergence(s: &Divergence) -> (SyncOutcome, SyncOutcome) {
+/// The automerge side of B4, in each variant: sync states remembered across the disconnect
+/// (`State::encode`/`decode`) or fresh, and both sides sending at once or strictly in turn.
+fn automerge_divergence(s: &Divergence) -> Vec<(&'static str, SyncOutcome)> {
     let (mut a, text) = baseline::new_text_doc(&s.start);
     for change in &s.shared {
         apply_change(&mut a, &text, change);
@@ -108,8 +121,7 @@ fn automerge_divergence(s: &Divergence) -> (SyncOutcome, SyncOutcome) {
     // sync states as a replica that persists them would.
     let mut b = Automerge::new_with_encoding(automerge::TextEncoding::UnicodeCodePoint);
     let (mut sa, mut sb) = (State::new(), State::new());
-    sync_pair(&mut a, &mut sa, &mut b, &mut sb);
-    let (mut sa, mut sb) = (persisted(&sa), persisted(&sb));
+    sync_pair(&mut a, &mut sa, &mut b, &mut sb, Turns::Together);
 
     for change in &s.a_changes {
         apply_change(&mut a, &text, change);
@@ -119,12 +131,25 @@ fn automerge_divergence(s: &Divergence) -> (SyncOutcome, SyncOutcome) {
         apply_change(&mut b, &b_text, std::slice::from_ref(patch));
     }
 
-    let (mut a2, mut b2) = (a.clone(), b.clone());
-    let mut remembered = sync_pair(&mut a, &mut sa, &mut b, &mut sb);
-    remembered.texts = vec![baseline::text_of(&a), baseline::text_of(&b)];
-    let mut fresh = sync_pair(&mut a2, &mut State::new(), &mut b2, &mut State::new());
-    fresh.texts = vec![baseline::text_of(&a2), baseline::text_of(&b2)];
-    (remembered, fresh)
+    [
+        ("remembered_states_together", true, Turns::Together),
+        ("remembered_states_ping_pong", true, Turns::PingPong),
+        ("fresh_states_together", false, Turns::Together),
+        ("fresh_states_ping_pong", false, Turns::PingPong),
+    ]
+    .into_iter()
+    .map(|(label, remember, turns)| {
+        let (mut a, mut b) = (a.clone(), b.clone());
+        let (mut sa, mut sb) = if remember {
+            (persisted(&sa), persisted(&sb))
+        } else {
+            (State::new(), State::new())
+        };
+        let mut o = sync_pair(&mut a, &mut sa, &mut b, &mut sb, turns);
+        o.texts = vec![baseline::text_of(&a), baseline::text_of(&b)];
+        (label, o)
+    })
+    .collect()
 }
 
 /// B5.
@@ -175,7 +200,7 @@ fn automerge_many_docs(s: &ManyDocs) -> (u64, SyncOutcome) {
             tx.commit();
             let mut b = Automerge::new().with_actor(actor_b.clone());
             let (mut sa, mut sb) = (State::new(), State::new());
-            sync_pair(&mut a, &mut sa, &mut b, &mut sb);
+            sync_pair(&mut a, &mut sa, &mut b, &mut sb, Turns::Together);
             (a, persisted(&sa), b, persisted(&sb))
         })
         .collect();
@@ -192,7 +217,7 @@ fn automerge_many_docs(s: &ManyDocs) -> (u64, SyncOutcome) {
 
     let mut total = SyncOutcome::default();
     for (a, sa, b, sb) in &mut pairs {
-        let o = sync_pair(a, sa, b, sb);
+        let o = sync_pair(a, sa, b, sb, Turns::Together);
         total.bytes += o.bytes;
         total.messages += o.messages;
         total.round_trips = total.round_trips.max(o.round_trips);

@@ -84,48 +84,62 @@ pub fn load_and_read(save: &[u8]) -> Timed<String> {
     }
 }
 
-/// Run automerge's sync protocol between `a` and `b` until neither has anything to send,
-/// strictly in turn (A first, then B, ...), each message encoded and decoded as on the wire.
+/// How the two sides of an automerge sync take turns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Turns {
+    /// Both sides send whatever they have at once, then each answers what it received, as
+    /// `polyarch::sync::run_until_quiet` does: one leg carries everything in flight both ways.
+    Together,
+    /// Strictly one message at a time, A first: each leg is one message.
+    PingPong,
+}
+
+/// Run automerge's sync protocol between `a` and `b` until neither has anything to send, each
+/// message encoded and decoded as on the wire.
 ///
-/// Counts bytes and messages both ways; round trips are the sequential flights halved, rounded
-/// up. `texts` is left empty.
+/// Counts bytes and messages both ways and legs (sequential flights); round trips are the legs
+/// halved, rounded up. `texts` is left empty.
 pub fn sync_pair(
     a: &mut Automerge,
     sa: &mut State,
     b: &mut Automerge,
     sb: &mut State,
+    turns: Turns,
 ) -> SyncOutcome {
     let mut out = SyncOutcome::default();
+    let mut legs = 0u64;
     let mut a_turn = true;
-    let mut quiet_turns = 0;
-    while quiet_turns < 2 {
-        let sent = if a_turn {
-            send(a, sa, b, sb)
-        } else {
-            send(b, sb, a, sa)
+    loop {
+        let (to_b, to_a) = match turns {
+            Turns::Together => (a.generate_sync_message(sa), b.generate_sync_message(sb)),
+            Turns::PingPong if a_turn => match a.generate_sync_message(sa) {
+                None => (None, b.generate_sync_message(sb)),
+                m => (m, None),
+            },
+            Turns::PingPong => match b.generate_sync_message(sb) {
+                None => (a.generate_sync_message(sa), None),
+                m => (None, m),
+            },
         };
-        match sent {
-            Some(bytes) => {
-                out.bytes += bytes as u64;
-                out.messages += 1;
-                quiet_turns = 0;
-            }
-            None => quiet_turns += 1,
+        if to_b.is_none() && to_a.is_none() {
+            break;
         }
-        a_turn = !a_turn;
-        assert!(out.messages < 10_000, "automerge sync did not settle");
+        legs += 1;
+        a_turn = to_a.is_some();
+        for (msg, to, state) in [(to_b, &mut *b, &mut *sb), (to_a, &mut *a, &mut *sa)] {
+            if let Some(msg) = msg {
+                let wire = msg.encode();
+                out.bytes += wire.len() as u64;
+                out.messages += 1;
+                let msg = Message::decode(&wire).expect("decode our own sync message");
+                to.receive_sync_message(state, msg)
+                    .expect("receive a valid sync message");
+            }
+        }
+        assert!(legs < 10_000, "automerge sync did not settle");
     }
-    out.round_trips = out.messages.div_ceil(2);
+    out.round_trips = legs.div_ceil(2);
     out
-}
-
-/// One flight: `from` generates a message (if it has one) and `to` receives it.
-fn send(from: &mut Automerge, fs: &mut State, to: &mut Automerge, ts: &mut State) -> Option<usize> {
-    let wire = from.generate_sync_message(fs)?.encode();
-    let msg = Message::decode(&wire).expect("decode our own sync message");
-    to.receive_sync_message(ts, msg)
-        .expect("receive a valid sync message");
-    Some(wire.len())
 }
 
 /// A sync state as it comes back after being persisted (`State::encode` keeps the shared heads).

@@ -6,29 +6,30 @@
 //! function must do and which part of it is timed. The harness checks every result (final text,
 //! texts equal after sync) and measures sizes and memory itself where it can.
 //!
-//! # The Polyarch API these need (proposal)
+//! # The Polyarch API these need
+//!
+//! Written against the crate as it stood at commit eedc131 (names may still move):
 //!
 //! ```text
-//! Repo::open(path, Config { durability: Durability::GroupCommit { .. }, text_index: Chars })
-//!                                  -> Result<Repo>      // one replica in one SQLite file
-//! Repo::open_in_memory(config)     -> Result<Repo>      // for the sync benchmarks, if faster
-//! repo.create_doc()                -> Result<DocId>
-//! repo.doc(id)                     -> Result<DocHandle>
-//! doc.change(|tx| { tx.splice_text(&text, pos, del, ins); tx.put(ROOT, key, value); })
-//!                                  -> Result<ChangeHash> // one automerge change, one local write
-//! doc.text(&text)                  -> Result<String>
-//! repo.flush()                     -> Result<()>        // wait for the durability receipt of
-//!                                                       // every acknowledged write
-//! repo.compact()                   -> Result<()>        // snapshot + prune history + VACUUM
-//! repo.list_docs()                 -> Result<Vec<DocId>>
-//! // sans-IO sync over many documents at once, with per-peer cursors (epoch + log offset)
-//! repo.sync_with(peer_id)          -> SyncSession
-//! session.poll_transmit()          -> Option<Vec<u8>>   // the framed bytes to put on the wire
-//! session.handle_input(&[u8])      -> Result<()>
-//! session.is_idle()                -> bool              // nothing to send, nothing awaited
+//! Repo::open(dir.join("replica.db"), RepoConfig {
+//!     durability: Durability::group(),       // B1/B6; Durability::Immediate for small_writes
+//!     text_units: TextUnits::CodePoints,     // the traces count Unicode chars
+//!     ..RepoConfig::default() })             -> Result<Repo>
+//! repo.create(doc_id)                        -> Result<bool>
+//! repo.change(doc_id, |tx| tx.text("text").splice(pos, del, ins))   // B1, B4, B6
+//! repo.change(doc_id, |tx| /* put "title" in the root map */)       // B5, small_writes
+//!                                            -> Result<Committed<T>>  // one change each
+//! repo.flush()                               -> Result<Vec<Receipt>>  // every ack durable
+//! repo.view(doc_id, |v| v.text("text").to_string())
+//!                                            -> Result<Result<String>>
+//! repo.compact(doc_id); repo.close()         -> Result<()>  // snapshot, reclaim, checkpoint
+//! sync::Session::new(SessionConfig) over each Repo as a SyncHost, and
+//! sync::run_until_quiet(&mut sa, &mut repo_a, &mut sb, &mut repo_b)
+//!                                            -> Result<Exchange { round_trips, frames, bytes }>
 //! ```
-//! Text positions here are Unicode characters (the traces' unit); if Polyarch takes UTF-16 or
-//! bytes, convert with `trace::char_to_utf16` / `trace::char_to_byte`.
+//! `Exchange` maps one to one onto [`SyncOutcome`] (`frames` is `messages`), and its round
+//! trips are counted the way the automerge baseline's are. If Polyarch indexes text in UTF-16
+//! or bytes instead, convert with `trace::char_to_utf16` / `trace::char_to_byte`.
 
 use std::path::{Path, PathBuf};
 

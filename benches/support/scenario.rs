@@ -137,8 +137,8 @@ pub struct SyncOutcome {
     pub bytes: u64,
     /// Messages sent, both directions.
     pub messages: u64,
-    /// Round trips: sequential flights of messages, halved and rounded up (A sends, B answers
-    /// = 1).
+    /// Round trips: legs (sequential flights, each of which may carry messages both ways at
+    /// once) halved, rounded up — as `polyarch::sync::run_until_quiet` counts them.
     pub round_trips: u64,
     /// Text of each replica afterwards (B4), for the harness to check; empty for B5.
     pub texts: Vec<String>,
