@@ -1,7 +1,14 @@
 //! [`Doc`]: one document's automerge state, with typed reads and writes.
 
-use automerge::{ActorId, Automerge, Change, ChangeHash};
+use std::collections::HashSet;
 
+use automerge::transaction::Transactable;
+use automerge::{
+    ActorId, Automerge, AutomergeError, Change, ChangeHash, LoadOptions, OnPartialLoad, PatchLog,
+    ReadDoc, TextEncoding, VerificationMode,
+};
+
+use super::local::{self, Recorder, TextWindow};
 use super::{DocView, ModelError, Patch, Tx};
 
 /// How text positions are counted. JavaScript hosts use UTF-16; Rust and most others use
@@ -33,27 +40,98 @@ pub struct LocalChange {
 }
 
 /// One document in memory: an automerge document plus typed access.
+///
+/// ```
+/// use polyarch::model::{Doc, TextUnits};
+/// # fn main() -> Result<(), polyarch::model::ModelError> {
+/// let mut phone = Doc::new(automerge::ActorId::random(), TextUnits::CodePoints);
+/// let ((), change, _) = phone.transact(false, |tx| tx.set(["attendees"]).add("alice"))?;
+/// let change = change.expect("the transaction wrote");
+///
+/// // Another device loads the change from its bytes.
+/// let laptop = Doc::load(None, &[&change.bytes], automerge::ActorId::random(), TextUnits::Utf16)?;
+/// assert_eq!(laptop.view().set(["attendees"]).members()?, ["alice"]);
+/// assert_eq!(laptop.heads(), [change.hash]);
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone)]
 pub struct Doc {
     pub(crate) inner: Automerge,
     pub(crate) units: TextUnits,
+    window: TextWindow,
+}
+
+impl TextUnits {
+    /// automerge's name for these units.
+    pub(crate) fn encoding(self) -> TextEncoding {
+        match self {
+            TextUnits::CodePoints => TextEncoding::UnicodeCodePoint,
+            TextUnits::Utf16 => TextEncoding::Utf16CodeUnit,
+            TextUnits::Utf8 => TextEncoding::Utf8CodeUnit,
+        }
+    }
 }
 
 impl Doc {
     /// An empty document that will write as `actor`.
     pub fn new(actor: ActorId, units: TextUnits) -> Self {
-        todo!("model: {actor:?} {units:?}")
+        Self::from_automerge(Automerge::new_with_encoding(units.encoding()), actor, units)
+    }
+
+    fn from_automerge(mut inner: Automerge, actor: ActorId, units: TextUnits) -> Self {
+        inner.set_actor(actor);
+        Self {
+            inner,
+            units,
+            window: TextWindow::default(),
+        }
     }
 
     /// Loads a document from a compact snapshot (automerge `save` bytes) and/or a sequence of
     /// changes and change chunks, writing as `actor` from now on. Either part may be empty.
+    ///
+    /// Fails with [`ModelError::Corrupt`] when any part does not load, and with
+    /// [`ModelError::MissingDependencies`] when a change depends on one that is in neither part.
     pub fn load(
         snapshot: Option<&[u8]>,
         changes: &[&[u8]],
         actor: ActorId,
         units: TextUnits,
     ) -> Result<Self, ModelError> {
-        todo!("model: {snapshot:?} {changes:?} {actor:?} {units:?}")
+        let inner = match snapshot {
+            Some(bytes) if !bytes.is_empty() => {
+                Automerge::load_with_options(bytes, strict(units)).map_err(corrupt)?
+            }
+            _ => Automerge::new_with_encoding(units.encoding()),
+        };
+        let mut doc = Self::from_automerge(inner, actor, units);
+        let mut batch = Vec::new();
+        for bytes in changes {
+            match Change::try_from(*bytes) {
+                Ok(change) => batch.push(change),
+                Err(_) => {
+                    doc.inner
+                        .apply_changes(std::mem::take(&mut batch))
+                        .map_err(corrupt)?;
+                    load_checked(&mut doc.inner, bytes, units, &mut PatchLog::inactive())?;
+                }
+            }
+        }
+        doc.inner.apply_changes(batch).map_err(corrupt)?;
+        doc.check_complete()?;
+        Ok(doc)
+    }
+
+    /// Fails when automerge holds changes back because their dependencies are missing.
+    fn check_complete(&self) -> Result<(), ModelError> {
+        let missing = self.inner.get_missing_deps(&[]);
+        match missing.first() {
+            None => Ok(()),
+            Some(first) => Err(ModelError::MissingDependencies {
+                change: *first,
+                missing,
+            }),
+        }
     }
 
     /// Runs `f` as one atomic change. When `f` fails, nothing is changed. Returns `f`'s result,
@@ -63,45 +141,160 @@ impl Doc {
         with_patches: bool,
         f: impl FnOnce(&mut Tx<'_>) -> Result<T, ModelError>,
     ) -> Result<(T, Option<LocalChange>, Vec<Patch>), ModelError> {
-        let _ = (with_patches, f);
-        todo!("model")
+        let window = self.window.is_current(&self.inner).then_some(&self.window);
+        let inner = if with_patches {
+            self.inner
+                .transaction_log_patches(PatchLog::active())
+                .map_err(AutomergeError::from)?
+        } else {
+            self.inner.transaction()
+        };
+        // In a block of its own so that its borrows of `self` end with it.
+        let (value, ops, recording, hash, mut log) = {
+            let mut tx = Tx {
+                inner,
+                rec: Recorder::new(window, self.units),
+            };
+            let result = f(&mut tx);
+            let Tx { inner, rec } = tx;
+            let value = match result {
+                Ok(value) => value,
+                Err(e) => {
+                    inner.rollback();
+                    return Err(e);
+                }
+            };
+            let ops = inner.pending_ops();
+            let (hash, log) = inner.commit();
+            (value, ops, rec.finish(), hash, log)
+        };
+        let patches = if with_patches {
+            patches(self.inner.make_patches(&mut log))
+        } else {
+            Vec::new()
+        };
+        let change = match hash {
+            Some(hash) => Some(local::local_change(
+                &self.inner,
+                hash,
+                ops,
+                recording,
+                &mut self.window,
+                self.units,
+            )?),
+            None => None,
+        };
+        Ok((value, change, patches))
+    }
+
+    /// Decodes one change from its bytes (as in [`LocalChange::bytes`]).
+    pub fn decode_change(bytes: &[u8]) -> Result<Change, ModelError> {
+        Change::try_from(bytes).map_err(|source| ModelError::InvalidChange { source })
     }
 
     /// Whether every dependency of `change` is already applied (so it can be applied now).
     pub fn can_apply(&self, change: &Change) -> bool {
-        todo!("model: {change:?}")
+        change.deps().iter().all(|dep| self.has_change(dep))
     }
 
     /// Whether the change with this hash is applied.
     pub fn has_change(&self, hash: &ChangeHash) -> bool {
-        todo!("model: {hash:?}")
+        self.inner.get_change_meta_by_hash(hash).is_some()
     }
 
     /// Applies remote changes whose dependencies are all present (check with
     /// [`can_apply`](Self::can_apply) first; changes already applied are ignored). Returns what
     /// changed when `with_patches`.
-    pub fn apply(&mut self, changes: Vec<Change>, with_patches: bool) -> Result<Vec<Patch>, ModelError> {
-        todo!("model: {changes:?} {with_patches}")
+    ///
+    /// A change may also depend on one that comes before it in `changes`. When any dependency
+    /// is missing, nothing is applied and the error is [`ModelError::MissingDependencies`].
+    pub fn apply(
+        &mut self,
+        changes: Vec<Change>,
+        with_patches: bool,
+    ) -> Result<Vec<Patch>, ModelError> {
+        let batch: HashSet<ChangeHash> = changes.iter().map(Change::hash).collect();
+        for change in &changes {
+            let missing: Vec<ChangeHash> = change
+                .deps()
+                .iter()
+                .filter(|dep| !batch.contains(dep) && !self.has_change(dep))
+                .copied()
+                .collect();
+            if !missing.is_empty() {
+                return Err(ModelError::MissingDependencies {
+                    change: change.hash(),
+                    missing,
+                });
+            }
+        }
+        let mut log = PatchLog::new(with_patches);
+        self.inner
+            .apply_changes_log_patches(changes, &mut log)
+            .map_err(corrupt)?;
+        Ok(self.patches_from(log, with_patches))
+    }
+
+    fn patches_from(&self, mut log: PatchLog, with_patches: bool) -> Vec<Patch> {
+        if with_patches {
+            patches(self.inner.make_patches(&mut log))
+        } else {
+            Vec::new()
+        }
     }
 
     /// Merges a snapshot or bundle of changes (automerge `save`/`save_after`/bundle bytes),
     /// returning the changes that were new here in causal order, and what changed.
+    ///
+    /// The bytes are loaded and checked in full before anything is merged: when they are
+    /// corrupt or incomplete, the document is left unchanged.
     pub fn merge_snapshot(
         &mut self,
         bytes: &[u8],
         with_patches: bool,
     ) -> Result<(Vec<Change>, Vec<Patch>), ModelError> {
-        todo!("model: {bytes:?} {with_patches}")
+        let old_heads = self.inner.get_heads();
+        let mut log = PatchLog::new(with_patches);
+        match Automerge::load_with_options(bytes, strict(self.units)) {
+            // Complete on its own (a snapshot): merge what is new.
+            Ok(mut other) if other.get_missing_deps(&[]).is_empty() => {
+                if other.get_heads().iter().all(|h| self.has_change(h)) {
+                    return Ok((Vec::new(), Vec::new()));
+                }
+                self.inner
+                    .merge_and_log_patches(&mut other, &mut log)
+                    .map_err(corrupt)?;
+            }
+            // Well-formed, but builds on changes it does not hold (`save_after`, a bundle):
+            // load into a copy, and keep it only if nothing is missing.
+            Ok(_) | Err(AutomergeError::MissingDeps) => {
+                let mut trial = self.inner.clone();
+                trial
+                    .load_incremental_log_patches(bytes, &mut log)
+                    .map_err(corrupt)?;
+                let missing = trial.get_missing_deps(&[]);
+                if let Some(first) = missing.first() {
+                    return Err(ModelError::MissingDependencies {
+                        change: *first,
+                        missing,
+                    });
+                }
+                self.inner = trial;
+            }
+            Err(source) => return Err(ModelError::Corrupt { source }),
+        }
+        let new = self.inner.get_changes(&old_heads);
+        Ok((new, self.patches_from(log, with_patches)))
     }
 
     /// The compact snapshot of the whole document (automerge `save`).
     pub fn save(&self) -> Vec<u8> {
-        todo!("model")
+        self.inner.save()
     }
 
     /// The current heads (hashes of the changes nothing depends on yet).
     pub fn heads(&self) -> Vec<ChangeHash> {
-        todo!("model")
+        self.inner.get_heads()
     }
 
     /// The writer this document makes local changes as.
@@ -109,15 +302,55 @@ impl Doc {
         self.inner.get_actor()
     }
 
+    /// How this document counts text positions.
+    pub fn text_units(&self) -> TextUnits {
+        self.units
+    }
+
     /// Read access with typed views.
     pub fn view(&self) -> DocView<'_> {
-        todo!("model")
+        DocView::new(&self.inner)
     }
 
     /// The whole document as JSON: maps (and OR-sets, which are maps whose keys are the
     /// members) as objects, lists as arrays, text as strings, counters as numbers, registers as
     /// their winning value. Use [`DocView`] to list conflicts.
     pub fn to_json(&self) -> serde_json::Value {
-        todo!("model")
+        self.view().to_json()
     }
+}
+
+/// Options that make automerge refuse anything it cannot load in full.
+fn strict(units: TextUnits) -> LoadOptions<'static> {
+    LoadOptions::new()
+        .text_encoding(units.encoding())
+        .on_partial_load(OnPartialLoad::Error)
+        .verification_mode(VerificationMode::Check)
+}
+
+/// An error from loading bytes.
+fn corrupt(source: AutomergeError) -> ModelError {
+    ModelError::Corrupt { source }
+}
+
+/// Loads a snapshot or change chunks into `doc` after checking that they parse in full
+/// (automerge's incremental load would skip what follows a corrupt chunk).
+fn load_checked(
+    doc: &mut Automerge,
+    bytes: &[u8],
+    units: TextUnits,
+    log: &mut PatchLog,
+) -> Result<(), ModelError> {
+    match Automerge::load_with_options(bytes, strict(units)) {
+        Ok(_) | Err(AutomergeError::MissingDeps) => {}
+        Err(source) => return Err(corrupt(source)),
+    }
+    doc.load_incremental_log_patches(bytes, log)
+        .map_err(corrupt)?;
+    Ok(())
+}
+
+/// The model's patches for automerge's.
+fn patches(patches: Vec<automerge::Patch>) -> Vec<Patch> {
+    patches.into_iter().map(Patch::from).collect()
 }

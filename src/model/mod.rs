@@ -11,16 +11,69 @@
 //! | [`map`](DocView::map) / [`list`](DocView::list) | nest the others | `keys`, `len`, `get` | `delete`, `insert`, `push` |
 //!
 //! Writes happen inside a [`Tx`] (one atomic change); reads through a [`DocView`] or the same
-//! `Tx`. Containers on a write path are created when missing, so
-//! `tx.text(["events", "e1", "notes"])` makes the `events` and `e1` maps as needed.
-//! The OR-set is stored as an automerge map whose keys are the members: automerge's rule that a
-//! put concurrent with a delete survives is exactly add-wins.
+//! `Tx` ([`Tx::view`]). Containers on a write path are created when missing, so
+//! `tx.text(["events", "e1", "notes"])` makes the `events` and `e1` maps as needed; list
+//! elements are never created implicitly ([`ModelError::IndexOutOfRange`]).
+//!
+//! ```
+//! use polyarch::model::{Doc, TextUnits, Value};
+//! # fn main() -> Result<(), polyarch::model::ModelError> {
+//! let mut doc = Doc::new(automerge::ActorId::random(), TextUnits::CodePoints);
+//! let ((), change, patches) = doc.transact(true, |tx| {
+//!     tx.register(["events", "e1", "title"]).set("Standup")?;
+//!     tx.set(["events", "e1", "attendees"]).add("alice")?;
+//!     tx.counter(["events", "e1", "yes"]).increment(1)?;
+//!     tx.text(["events", "e1", "notes"]).splice(0, 0, "hi")?;
+//!     Ok(())
+//! })?;
+//! assert!(change.is_some() && !patches.is_empty());
+//! let view = doc.view();
+//! assert_eq!(view.register(["events", "e1", "title"]).get()?, Some(Value::from("Standup")));
+//! assert_eq!(view.set(["events", "e1", "attendees"]).members()?, ["alice"]);
+//! assert_eq!(view.text(["events", "e1", "notes"]).to_string()?, "hi");
+//! # Ok(()) }
+//! ```
+//!
+//! ## Storage and concurrency
+//!
+//! Each type is one automerge value in a map key or list element (its *slot*):
+//!
+//! - a register is a scalar; a write replaces every value it has seen, so concurrent writes
+//!   leave several values in the slot: automerge's winner is the same on every device.
+//! - a counter is an automerge counter, created at 0 by the first increment.
+//! - an OR-set is an automerge map whose keys are the members (each holding `true`): add puts
+//!   the key, remove deletes it, and automerge's rule that a put concurrent with a delete
+//!   survives is exactly add-wins.
+//! - text, maps and lists are automerge objects.
+//!
+//! Two devices that create the same container at the same key concurrently (both add to a set
+//! or increment a counter that did not exist yet) leave two values in the slot. Sets read the
+//! union of every copy and remove a member from every copy. Counters read the sum of every
+//! copy; because automerge applies an increment to every copy in the slot, an increment on a
+//! duplicated counter replaces the copies with one holding the sum (an increment made
+//! concurrently with that, on a device that had not seen it, is lost). Text, maps, lists and
+//! registers show automerge's winner only: what was written into a losing copy of a text, map or
+//! list is hidden. Create shared containers once (for example when the parent is created) when
+//! that matters.
+//!
+//! ## Errors and input
+//!
+//! Every operation returns `Result<_, ModelError>`; nothing here panics on any document or any
+//! bytes. A transaction whose closure fails changes nothing.
+
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 
 mod doc;
 mod error;
 mod event;
 mod handles;
 mod json;
+mod local;
 mod path;
 mod resolve;
 mod tx;

@@ -3,7 +3,9 @@
 use std::fmt;
 
 /// One step of a [`Path`]: a map key or a list index.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(untagged)]
 pub enum Seg {
     /// A key of a map.
