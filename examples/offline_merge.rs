@@ -7,10 +7,10 @@ use polyarch::sync::{Session, SessionConfig, run_until_quiet};
 use polyarch::{Durability, Error, Repo, RepoConfig};
 
 fn main() -> Result<(), Error> {
-    let dir = tempfile::tempdir().map_err(|e| {
-        eprintln!("cannot make a temporary directory: {e}");
-        std::process::exit(1)
-    })?;
+    let Ok(dir) = tempfile::tempdir() else {
+        eprintln!("cannot make a temporary directory: set TMPDIR to a writable directory");
+        std::process::exit(1);
+    };
     let config = RepoConfig {
         durability: Durability::Immediate,
         ..RepoConfig::default()

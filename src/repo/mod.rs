@@ -200,7 +200,10 @@ impl Repo {
                 patches,
             });
         }
-        Ok(Committed { value, receipt })
+        Ok(Committed {
+            value,
+            receipt: Some(receipt),
+        })
     }
 
     /// Commits every local change still waiting for its group commit, in one transaction.
