@@ -67,6 +67,7 @@ fn local_apply(trace: &Trace) -> Vec<u8> {
     .detail("keystrokes", trace.keystrokes())
     .detail("changes", trace.keystrokes())
     .detail("statistic", "best of alternating runs")
+    .note(timing::cpu_note(&base, mine.as_ref()))
     .detail("baseline_runs", base.to_json())
     .detail("ours_runs", mine.as_ref().map(|s| s.to_json()))
     .detail("baseline_keystrokes_per_s", n / base.best())
@@ -96,6 +97,7 @@ fn reopen(trace: &Trace, save: &[u8], db: Option<&std::path::Path>) {
         Target::Ratio(1.2),
     )
     .detail("statistic", "best of alternating runs")
+    .note(timing::cpu_note(&base, mine.as_ref()))
     .detail("baseline_runs", base.to_json())
     .detail("ours_runs", mine.as_ref().map(|s| s.to_json()))
     .detail("save_bytes", save.len())

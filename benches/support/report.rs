@@ -7,7 +7,8 @@
 //! `ours <= target`; `"none"`: context only, `target` null), `pass` (null when not measured),
 //! `quick` (whether `POLYARCH_BENCH_QUICK` shortened the inputs), `machine` (1-minute load
 //! average and CPUs when the result was written: a busy machine inflates wall times) and
-//! `details` (samples, sizes, counts: whatever explains the figure).
+//! `details` (samples, sizes, counts: whatever explains the figure), `notes` (the lines printed
+//! under the summary).
 
 use serde_json::{Map, Value, json};
 
@@ -31,6 +32,7 @@ pub struct Report {
     baseline: f64,
     target: Target,
     details: Map<String, Value>,
+    notes: Vec<String>,
 }
 
 impl Report {
@@ -43,12 +45,19 @@ impl Report {
             baseline,
             target,
             details: Map::new(),
+            notes: Vec::new(),
         }
     }
 
     /// Add a detail to the JSON (`details.<key>`).
     pub fn detail(mut self, key: &str, value: impl Into<Value>) -> Self {
         self.details.insert(key.to_owned(), value.into());
+        self
+    }
+
+    /// Add a line printed under the summary (and kept in the JSON's `notes`).
+    pub fn note(mut self, line: impl Into<String>) -> Self {
+        self.notes.push(line.into());
         self
     }
 
@@ -87,6 +96,7 @@ impl Report {
             "quick": super::quick(),
             "machine": { "loadavg_1m": load, "cpus": cpus },
             "details": self.details,
+            "notes": self.notes,
         })
     }
 
@@ -123,6 +133,9 @@ impl Report {
     /// Panics when the file cannot be written: a result that is not recorded is a failed run.
     pub fn write(&self) {
         println!("{}", self.summary());
+        for line in &self.notes {
+            println!("  {line}");
+        }
         let timed = self.unit == "s" || self.unit.ends_with("/s");
         if let (true, (Some(load), cpus)) = (timed, super::timing::machine_load())
             && load > cpus as f64

@@ -111,6 +111,18 @@ impl Samples {
     }
 }
 
+/// A line comparing the median CPU times, for the summary of a timed benchmark.
+pub fn cpu_note(baseline: &Samples, ours: Option<&Samples>) -> String {
+    let med =
+        |s: &Samples| (!s.cpu_secs.is_empty()).then(|| format!("{:.2} s", median(&s.cpu_secs)));
+    format!(
+        "cpu time (median): baseline {}, ours {}",
+        med(baseline).unwrap_or_else(|| "-".into()),
+        ours.and_then(med)
+            .unwrap_or_else(|| "not measured yet".into())
+    )
+}
+
 fn median(xs: &[f64]) -> f64 {
     let mut s = xs.to_vec();
     s.sort_by(f64::total_cmp);
