@@ -5,6 +5,10 @@ pub mod codec;
 mod error;
 mod ids;
 pub mod model;
+#[cfg(feature = "net")]
+pub mod net;
+#[cfg(feature = "relay")]
+pub mod relay;
 mod repo;
 pub mod store;
 pub mod sync;

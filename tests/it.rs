@@ -12,3 +12,12 @@ mod support;
 mod concurrent_typing;
 #[path = "it/convergence_under_faults.rs"]
 mod convergence_under_faults;
+#[cfg(feature = "relay")]
+#[path = "it/relay_support.rs"]
+mod relay_support;
+#[cfg(feature = "relay")]
+#[path = "it/relay_store.rs"]
+mod relay_store;
+#[cfg(feature = "relay")]
+#[path = "it/relay_sync.rs"]
+mod relay_sync;

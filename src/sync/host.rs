@@ -55,6 +55,25 @@ pub trait SyncHost {
         max_bytes: usize,
     ) -> Result<Vec<LogEntry>, SyncError>;
 
+    /// Log entries after `after` that `want` accepts, in order, bounded like
+    /// [`read_log`](Self::read_log), and the offset through which the log was examined: at
+    /// least the last entry's offset, or `after` when nothing more can be read now.
+    ///
+    /// The default reads with [`read_log`](Self::read_log) and filters. A host that can skip
+    /// unwanted entries cheaply (a relay holding many documents) overrides it, and may return
+    /// `(vec![], after)` to pause streaming (flow control): the next poll resumes from there.
+    fn read_log_wanted(
+        &mut self,
+        after: u64,
+        max_entries: usize,
+        max_bytes: usize,
+        want: &dyn Fn(&DocId) -> bool,
+    ) -> Result<(Vec<LogEntry>, u64), SyncError> {
+        let entries = self.read_log(after, max_entries, max_bytes)?;
+        let through = entries.last().map_or(after, |e| e.offset);
+        Ok((entries.into_iter().filter(|e| want(&e.doc)).collect(), through))
+    }
+
     /// Documents whose history was compacted at an offset after `after`.
     fn compacted_after(&mut self, after: u64) -> Result<Vec<DocId>, SyncError>;
 

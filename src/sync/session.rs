@@ -205,7 +205,7 @@ impl Session {
             return SessionState::Handshaking;
         };
         let sent_all = matches!(self.out, Outbound::Streaming { through } if through >= host.log_head());
-        let have_all = self.cursor.is_some_and(|c| c >= peer.head);
+        let have_all = self.cursor.unwrap_or(0) >= peer.head;
         if sent_all && have_all {
             SessionState::InSync
         } else {
@@ -308,10 +308,12 @@ impl Session {
         let head = host.log_head();
         let mut after = through;
         while after < head {
-            let entries = host.read_log(after, 10_000, self.config.frame_bytes)?;
-            let Some(last) = entries.last().map(|e| e.offset) else {
+            let (entries, last) = host.read_log_wanted(after, 10_000, self.config.frame_bytes, &|doc| {
+                self.shares(&peer, doc)
+            })?;
+            if last <= after {
                 break;
-            };
+            }
             let changes: Vec<WireChange> = entries
                 .into_iter()
                 .filter(|e| peer.restored || e.origin != Some(peer.device))

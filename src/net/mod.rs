@@ -1,0 +1,111 @@
+//! Native networking (feature `net`): keep a [`Repo`](crate::Repo) in sync with a relay or
+//! a peer over WebSocket.
+//!
+//! - [`SyncClient`] connects to a relay (or a peer serving with [`serve`]), resumes from its
+//!   cursor, streams local changes as they are made, reconnects with exponential backoff after
+//!   network loss, and reports its [`ClientState`] and the relay's durability receipts.
+//! - [`serve`] accepts peers on a TCP listener (two laptops on a LAN, no relay).
+//!
+//! The replica is shared as `Arc<Mutex<Repo>>`: the application edits it through
+//! [`SyncClient::change`] (or locks it directly and then calls [`SyncClient::notify`]), and
+//! every connection locks it briefly to apply what arrives. A device may run a client to a
+//! relay and peer connections at the same time: changes are idempotent, nothing is applied
+//! twice.
+//!
+//! Session work runs on the Tokio worker that drives the connection, under the replica's lock;
+//! it is short (a batch of changes and one SQLite commit).
+
+mod client;
+mod drive;
+mod peer;
+
+use std::time::Duration;
+
+use thiserror::Error;
+
+pub use client::SyncClient;
+pub use peer::serve;
+
+use crate::sync::{Interest, Limits};
+
+/// Where a client stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientState {
+    /// Opening a connection.
+    Connecting,
+    /// Connected; changes still flow to catch one side up.
+    CatchingUp,
+    /// Connected, and both sides hold everything the other had.
+    InSync,
+    /// Not connected (waiting to retry, stopped, or refused).
+    Offline,
+}
+
+/// How a [`SyncClient`] connects.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// `ws://host:port/sync`.
+    pub url: String,
+    /// Access token (empty for none).
+    pub token: String,
+    /// Documents to sync.
+    pub interest: Interest,
+    /// The relay's device id, if known from a previous run (saves half a round trip). When
+    /// `None`, the client uses the most recently contacted peer labelled [`relay_label`]
+    /// (Self::relay_label), and then remembers the one it meets.
+    pub peer_hint: Option<crate::DeviceId>,
+    /// The label the relay introduces itself with.
+    pub relay_label: String,
+    /// First delay before reconnecting; doubles up to `max_backoff`.
+    pub min_backoff: Duration,
+    /// Longest delay between reconnection attempts.
+    pub max_backoff: Duration,
+    /// How long a connection attempt may take.
+    pub connect_timeout: Duration,
+    /// Period of the ping, the group-commit flush and the safety poll.
+    pub tick: Duration,
+    /// Frame decoding limits.
+    pub limits: Limits,
+}
+
+impl ClientConfig {
+    /// Defaults for connecting to `url`.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            token: String::new(),
+            interest: Interest::All,
+            peer_hint: None,
+            relay_label: "polyarch-relay".into(),
+            min_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(10),
+            tick: Duration::from_secs(1),
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// Why a client call failed.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum ClientError {
+    /// The change was not committed yet (under group commit): flush the replica first.
+    #[error("the change has no log offset yet: call Repo::flush (or use Durability::Immediate) before waiting for the relay")]
+    NotCommitted,
+    /// The client stopped (closed, or refused by the relay) before the wait was over.
+    #[error("the sync client stopped: {reason}")]
+    Stopped {
+        /// Why, if known.
+        reason: String,
+    },
+    /// The replica failed.
+    #[error(transparent)]
+    Repo(#[from] crate::Error),
+    /// The replica's lock was poisoned by a panic in another thread.
+    #[error("the replica's lock is poisoned: a thread panicked while holding it")]
+    Poisoned,
+    /// A network operation failed.
+    #[error("network error: {0}")]
+    Io(#[from] std::io::Error),
+}
