@@ -172,8 +172,10 @@ pub fn build(root: &Path, tc: Toolchain, spec: &Build) -> Result<PathBuf> {
         cmd.args(["-Z", "build-std=std,panic_abort", "--target-dir"])
             .arg(root.join("target/wasm"));
     }
+    let manifest = manifest_path(root, spec.package)?;
     let json = step::stdout(&mut cmd)?;
-    artifact(&json).with_context(|| format!("cargo reported no lib artifact for {}", spec.package))
+    artifact(&json, &manifest)
+        .with_context(|| format!("cargo reported no lib artifact for {}", spec.package))
 }
 
 /// Debian's cargo with its own rustc first on `PATH`, and nothing of rustup's in the
@@ -196,31 +198,41 @@ fn debian_cargo(root: &Path) -> Command {
     cmd
 }
 
-/// The top-level lib artifact in cargo's JSON messages (the last lib built is the package
-/// itself, everything before it being its dependencies): the `.wasm` if any, else the `.rlib`.
-fn artifact(json: &str) -> Option<PathBuf> {
-    let mut files: Vec<String> = Vec::new();
-    for msg in json
+/// The lib artifact of the package whose manifest is `manifest`, in cargo's JSON messages:
+/// its `.wasm` if it is a cdylib, else its `.rlib`. (Not simply the last artifact: with
+/// pipelining, a crate can finish before the code generation of its dependencies.)
+fn artifact(json: &str, manifest: &str) -> Option<PathBuf> {
+    let msg = json
         .lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-    {
-        let is_lib = msg["target"]["kind"].as_array().is_some_and(|k| {
-            k.iter()
-                .any(|k| k.as_str().is_some_and(|k| k.ends_with("lib")))
-        });
-        if msg["reason"] == "compiler-artifact" && is_lib {
-            files = msg["filenames"]
-                .as_array()
-                .map(|f| {
-                    f.iter()
-                        .filter_map(|f| f.as_str().map(String::from))
-                        .collect()
-                })
-                .unwrap_or_default();
-        }
-    }
+        .filter(|m| m["reason"] == "compiler-artifact" && m["manifest_path"] == manifest)
+        .find(|m| {
+            m["target"]["kind"].as_array().is_some_and(|k| {
+                k.iter()
+                    .any(|k| k.as_str().is_some_and(|k| k.ends_with("lib")))
+            })
+        })?;
+    let files: Vec<&str> = msg["filenames"]
+        .as_array()?
+        .iter()
+        .filter_map(|f| f.as_str())
+        .collect();
     let pick = |ext: &str| files.iter().find(|f| f.ends_with(ext)).map(PathBuf::from);
     pick(".wasm").or_else(|| pick(".rlib"))
+}
+
+/// The path of `package`'s Cargo.toml, as cargo reports it.
+fn manifest_path(root: &Path, package: &str) -> Result<String> {
+    let json =
+        step::stdout(step::cargo(root).args(["metadata", "--no-deps", "--format-version", "1"]))?;
+    let meta: serde_json::Value = serde_json::from_str(&json).context("cargo metadata's JSON")?;
+    meta["packages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|p| p["name"] == package)
+        .and_then(|p| p["manifest_path"].as_str().map(String::from))
+        .with_context(|| format!("no package named {package} in the workspace"))
 }
 
 /// Print an artifact's size, raw and gzipped (best compression).
@@ -337,14 +349,22 @@ mod tests {
     }
 
     #[test]
-    fn prefers_the_wasm_file_of_the_last_lib() {
+    fn picks_the_package_artifact_and_prefers_wasm() {
         let json = concat!(
-            r#"{"reason":"compiler-artifact","target":{"kind":["lib"]},"filenames":["/t/libdep.rlib"]}"#,
+            r#"{"reason":"compiler-artifact","manifest_path":"/p/Cargo.toml","target":{"kind":["cdylib","rlib"]},"filenames":["/t/libp.rlib","/t/p.wasm"]}"#,
             "\n",
-            r#"{"reason":"compiler-artifact","target":{"kind":["cdylib","rlib"]},"filenames":["/t/p.wasm","/t/libp.rlib"]}"#,
+            r#"{"reason":"compiler-artifact","manifest_path":"/dep/Cargo.toml","target":{"kind":["lib"]},"filenames":["/t/libdep.rlib"]}"#,
             "\n",
             r#"{"reason":"build-finished","success":true}"#,
         );
-        assert_eq!(artifact(json), Some(PathBuf::from("/t/p.wasm")));
+        assert_eq!(
+            artifact(json, "/p/Cargo.toml"),
+            Some(PathBuf::from("/t/p.wasm"))
+        );
+        assert_eq!(
+            artifact(json, "/dep/Cargo.toml"),
+            Some(PathBuf::from("/t/libdep.rlib"))
+        );
+        assert_eq!(artifact(json, "/other/Cargo.toml"), None);
     }
 }
