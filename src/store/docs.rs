@@ -213,7 +213,10 @@ impl Store {
                 })
             })
             .ctx("measuring a document's log")?;
-        Ok((from_sql("change count", count)?, from_sql("byte count", bytes)?))
+        Ok((
+            from_sql("change count", count)?,
+            from_sql("byte count", bytes)?,
+        ))
     }
 
     /// Gives the pages that deleted rows freed back to the file system.
@@ -273,10 +276,7 @@ pub(super) fn ensure_doc_with_snapshot(
 pub(super) fn ensure_actor(conn: &Connection, actor: &ActorId) -> Result<i64, StoreError> {
     let key = conn
         .prepare_cached("SELECT key FROM actors WHERE id = ?1")
-        .and_then(|mut stmt| {
-            stmt.query_row([actor.to_bytes()], |r| r.get(0))
-                .optional()
-        })
+        .and_then(|mut stmt| stmt.query_row([actor.to_bytes()], |r| r.get(0)).optional())
         .ctx("looking up an actor")?;
     if let Some(key) = key {
         return Ok(key);

@@ -130,7 +130,10 @@ impl Store {
         let mut entries = Vec::new();
         let mut total = 0usize;
         while let Some(row) = rows.next().ctx(OP)? {
-            let len = row.get_ref(4).and_then(|v| Ok(v.as_blob()?.len())).ctx(OP)?;
+            let len = row
+                .get_ref(4)
+                .and_then(|v| Ok(v.as_blob()?.len()))
+                .ctx(OP)?;
             if !entries.is_empty() && total.saturating_add(len) > max_bytes {
                 break;
             }
@@ -161,14 +164,14 @@ impl Store {
             return Ok(Missing::default());
         };
         let mut missing = Missing::default();
-        if let Some(version) = snapshot_version {
-            if !theirs.includes(&values::decode_vv(&version)?) {
-                missing.snapshot = self
-                    .conn
-                    .prepare_cached("SELECT snapshot FROM docs WHERE key = ?1")
-                    .and_then(|mut stmt| stmt.query_row([key], |r| r.get(0)))
-                    .ctx(OP)?;
-            }
+        if let Some(version) = snapshot_version
+            && !theirs.includes(&values::decode_vv(&version)?)
+        {
+            missing.snapshot = self
+                .conn
+                .prepare_cached("SELECT snapshot FROM docs WHERE key = ?1")
+                .and_then(|mut stmt| stmt.query_row([key], |r| r.get(0)))
+                .ctx(OP)?;
         }
 
         // Per actor we are ahead on, a range scan of the (doc, actor, seq) index.

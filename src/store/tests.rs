@@ -154,7 +154,10 @@ fn append_read_log_versions_and_duplicates() {
         Fake::new("b", 2, 1, 20),
         Fake::new("a", 1, 2, 10), // duplicate inside the batch
     ];
-    assert_eq!(append(&mut store, &batch), [Some(1), Some(2), Some(3), None]);
+    assert_eq!(
+        append(&mut store, &batch),
+        [Some(1), Some(2), Some(3), None]
+    );
     assert_eq!(store.log_head(), 3);
     assert_eq!(store.doc_ids().unwrap(), [doc("a"), doc("b")]);
 
@@ -168,7 +171,10 @@ fn append_read_log_versions_and_duplicates() {
     assert!(store.version(&doc("nope")).unwrap().is_empty());
 
     let log = store.read_log(0, 100, usize::MAX).unwrap();
-    assert_eq!(log.iter().map(|e| e.offset).collect::<Vec<_>>(), [1, 2, 3, 4]);
+    assert_eq!(
+        log.iter().map(|e| e.offset).collect::<Vec<_>>(),
+        [1, 2, 3, 4]
+    );
     let e = &log[2];
     assert_eq!((&e.doc, &e.actor, e.seq), (&doc("b"), &actor(2), 1));
     assert_eq!(e.bytes, vec![2; 20]);
@@ -214,7 +220,10 @@ fn documents_are_created_once() {
     let loaded = store.load_doc(&doc("x")).unwrap().unwrap();
     assert!(loaded.snapshot.is_none() && loaded.tail.is_empty() && loaded.version.is_empty());
     assert!(store.load_doc(&doc("y")).unwrap().is_none());
-    assert_eq!(store.versions(&|_| true).unwrap(), [(doc("x"), VersionVector::new())]);
+    assert_eq!(
+        store.versions(&|_| true).unwrap(),
+        [(doc("x"), VersionVector::new())]
+    );
 }
 
 #[test]
@@ -222,7 +231,10 @@ fn offsets_are_never_reused_after_compaction() {
     let dir = tempfile::tempdir().unwrap();
     let path = temp_path(&dir);
     let mut store = Store::open(&path, &StoreOptions::default()).unwrap();
-    append(&mut store, &[Fake::new("a", 1, 1, 10), Fake::new("a", 1, 2, 10)]);
+    append(
+        &mut store,
+        &[Fake::new("a", 1, 1, 10), Fake::new("a", 1, 2, 10)],
+    );
     let vv = store.version(&doc("a")).unwrap();
     // Compacting everything deletes the newest rows too.
     store.compact(&doc("a"), b"snapshot", &vv, 2).unwrap();
@@ -261,8 +273,18 @@ fn missing_without_and_with_snapshot() {
     let m = store.missing(&a, &theirs).unwrap();
     assert!(m.snapshot.is_none());
     let got: Vec<_> = m.entries.iter().map(|e| (e.offset, e.seq)).collect();
-    assert_eq!(got, [(2, 1), (4, 2), (5, 2)], "offset order, only what they lack");
-    assert!(store.missing(&doc("zz"), &theirs).unwrap().entries.is_empty());
+    assert_eq!(
+        got,
+        [(2, 1), (4, 2), (5, 2)],
+        "offset order, only what they lack"
+    );
+    assert!(
+        store
+            .missing(&doc("zz"), &theirs)
+            .unwrap()
+            .entries
+            .is_empty()
+    );
     let ours = store.version(&a).unwrap();
     assert!(store.missing(&a, &ours).unwrap().entries.is_empty());
 
@@ -270,13 +292,16 @@ fn missing_without_and_with_snapshot() {
     let snap_vv: VersionVector = [(actor(1), 1), (actor(2), 1)].into_iter().collect();
     store.compact(&a, b"snap", &snap_vv, 3).unwrap();
     assert_eq!(store.snapshot(&a).unwrap(), Some((b"snap".to_vec(), 3)));
-    assert_eq!(store.compacted_after(2).unwrap(), [a.clone()]);
+    assert_eq!(store.compacted_after(2).unwrap(), std::slice::from_ref(&a));
     assert!(store.compacted_after(3).unwrap().is_empty());
 
     // A peer with nothing needs the snapshot and the tail.
     let m = store.missing(&a, &VersionVector::new()).unwrap();
     assert_eq!(m.snapshot.as_deref(), Some(&b"snap"[..]));
-    assert_eq!(m.entries.iter().map(|e| e.offset).collect::<Vec<_>>(), [4, 5]);
+    assert_eq!(
+        m.entries.iter().map(|e| e.offset).collect::<Vec<_>>(),
+        [4, 5]
+    );
     // A peer that has what the snapshot holds needs only the tail.
     let m = store.missing(&a, &snap_vv).unwrap();
     assert!(m.snapshot.is_none());
@@ -316,7 +341,9 @@ fn compaction_shrinks_the_file() {
         .collect();
     assert_eq!(store.version(&id).unwrap(), version);
     let snapshot = typist.doc.save();
-    store.compact(&id, &snapshot, &version, store.log_head()).unwrap();
+    store
+        .compact(&id, &snapshot, &version, store.log_head())
+        .unwrap();
     let after = store.size_bytes().unwrap();
     assert!(
         after * 4 < before,
@@ -387,9 +414,16 @@ fn a_newer_schema_is_refused_untouched() {
 fn files_that_are_not_stores_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let text = dir.path().join("notes.txt");
-    std::fs::write(&text, "these are not the droids you are looking for\n".repeat(100)).unwrap();
+    std::fs::write(
+        &text,
+        "these are not the droids you are looking for\n".repeat(100),
+    )
+    .unwrap();
     let err = Store::open(&text, &StoreOptions::default()).err().unwrap();
-    assert!(matches!(&err, StoreError::NotAStore { path } if path == &text), "{err}");
+    assert!(
+        matches!(&err, StoreError::NotAStore { path } if path == &text),
+        "{err}"
+    );
     assert!(err.to_string().contains("not a Polyarch store"));
     // The file was left alone.
     assert!(std::fs::read_to_string(&text).unwrap().starts_with("these"));
@@ -410,17 +444,21 @@ fn corrupt_values_on_disk_are_errors_not_panics() {
     let dir = tempfile::tempdir().unwrap();
     let path = temp_path(&dir);
     let mut store = Store::open(&path, &StoreOptions::default()).unwrap();
-    append(&mut store, &[Fake::new("a", 1, 1, 4), Fake::new("a", 1, 2, 4)]);
+    append(
+        &mut store,
+        &[Fake::new("a", 1, 1, 4), Fake::new("a", 1, 2, 4)],
+    );
     let vv = store.version(&doc("a")).unwrap();
     store.compact(&doc("a"), b"snap", &vv, 1).unwrap();
-    store.save_peer(&PeerRecord {
-        peer: DeviceId::random(),
-        label: "relay".into(),
-        their_log: None,
-        acked: 1,
-        last_contact_ms: 1,
-    })
-    .unwrap();
+    store
+        .save_peer(&PeerRecord {
+            peer: DeviceId::random(),
+            label: "relay".into(),
+            their_log: None,
+            acked: 1,
+            last_contact_ms: 1,
+        })
+        .unwrap();
     drop(store);
     tamper(
         &path,
@@ -429,13 +467,25 @@ fn corrupt_values_on_disk_are_errors_not_panics() {
     );
     let store = Store::open(&path, &StoreOptions::default()).unwrap();
     let err = store.read_log(0, 10, usize::MAX).unwrap_err();
-    assert!(matches!(err, StoreError::Corrupt { what: "change hash", .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            StoreError::Corrupt {
+                what: "change hash",
+                ..
+            }
+        ),
+        "{err}"
+    );
     let err = store.missing(&doc("a"), &VersionVector::new()).unwrap_err();
     assert!(matches!(err, StoreError::Corrupt { .. }), "{err}");
     assert!(matches!(store.peers(), Err(StoreError::Corrupt { .. })));
     drop(store);
 
-    tamper(&path, "UPDATE docs SET id = ''; UPDATE meta SET device = x'00';");
+    tamper(
+        &path,
+        "UPDATE docs SET id = ''; UPDATE meta SET device = x'00';",
+    );
     let err = Store::open(&path, &StoreOptions::default()).err().unwrap();
     assert!(matches!(err, StoreError::CorruptId { .. }), "{err}");
 }

@@ -96,7 +96,7 @@ pub(crate) fn decode_vv(bytes: &[u8]) -> Result<VersionVector, StoreError> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
 
     use automerge::ActorId;
 
@@ -104,13 +104,13 @@ mod tests {
 
     #[test]
     fn corrupt_values_are_errors() {
-        assert!(matches!(
-            hash(&[0; 31]),
-            Err(StoreError::Corrupt { .. })
-        ));
+        assert!(matches!(hash(&[0; 31]), Err(StoreError::Corrupt { .. })));
         assert!(hash(&[0; 33]).is_err());
         assert_eq!(hash(&[7; 32]).unwrap(), ChangeHash([7; 32]));
-        assert!(matches!(doc_id(String::new()), Err(StoreError::CorruptId { .. })));
+        assert!(matches!(
+            doc_id(String::new()),
+            Err(StoreError::CorruptId { .. })
+        ));
         assert!(device("device", &[1; 15]).is_err());
         assert!(from_sql("seq", -1).is_err());
         assert!(matches!(
