@@ -21,3 +21,6 @@ mod relay_store;
 #[cfg(feature = "relay")]
 #[path = "it/relay_sync.rs"]
 mod relay_sync;
+#[cfg(feature = "cli")]
+#[path = "it/cli.rs"]
+mod cli;
