@@ -24,7 +24,7 @@ use clap::{Parser, Subcommand};
 
 /// Polyarch's build, test and release tasks.
 #[derive(Parser)]
-#[command(name = "cargo xtask", version, about)]
+#[command(name = "cargo xtask", bin_name = "cargo xtask", version, about)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
