@@ -24,3 +24,5 @@ mod relay_sync;
 #[cfg(feature = "cli")]
 #[path = "it/cli.rs"]
 mod cli;
+#[path = "it/hostile_input.rs"]
+mod hostile_input;
