@@ -26,3 +26,15 @@ mod relay_sync;
 mod cli;
 #[path = "it/hostile_input.rs"]
 mod hostile_input;
+#[cfg(feature = "relay")]
+#[path = "it/relay_auth.rs"]
+mod relay_auth;
+#[cfg(feature = "relay")]
+#[path = "it/relay_hostile.rs"]
+mod relay_hostile;
+#[cfg(feature = "relay")]
+#[path = "it/relay_kill9.rs"]
+mod relay_kill9;
+#[cfg(feature = "relay")]
+#[path = "it/relay_postgres.rs"]
+mod relay_postgres;

@@ -271,7 +271,11 @@ impl Task {
             frame_bytes: 256 << 10,
         });
         let initial = {
-            let mut repo = self.shared.repo.lock().map_err(|_| "the replica's lock is poisoned")?;
+            let mut repo = self
+                .shared
+                .repo
+                .lock()
+                .map_err(|_| "the replica's lock is poisoned")?;
             session.start(&mut *repo).map_err(|e| e.to_string())?
         };
         self.state.send_replace(ClientState::CatchingUp);

@@ -9,7 +9,7 @@ use tokio::sync::{Notify, watch};
 use tokio_tungstenite::tungstenite::{self, Message as WsMessage};
 
 use crate::Repo;
-use crate::sync::{RefusalCode, Session, SessionEvent, SessionState};
+use crate::sync::{Limits, Message, RefusalCode, Session, SessionEvent, SessionState, wire};
 
 use super::ClientState;
 
@@ -100,6 +100,18 @@ where
             _ = kill.notified() => return Ended::Lost("connection dropped on request".into()),
             msg = ws.next() => match msg {
                 Some(Ok(WsMessage::Binary(bytes))) => {
+                    // A server that refuses our hello answers with a refusal, not a hello.
+                    if session.peer().is_none()
+                        && let Ok(Message::Refused { code, message, .. }) =
+                            wire::decode(&bytes, &Limits::default())
+                    {
+                        return match code {
+                            RefusalCode::Unauthorized | RefusalCode::Expired | RefusalCode::Forbidden => {
+                                Ended::Refused(message)
+                            }
+                            _ => Ended::Lost(message),
+                        };
+                    }
                     let received;
                     let result = {
                         let mut repo = match shared.repo.lock() {

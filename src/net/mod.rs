@@ -91,7 +91,9 @@ impl ClientConfig {
 #[non_exhaustive]
 pub enum ClientError {
     /// The change was not committed yet (under group commit): flush the replica first.
-    #[error("the change has no log offset yet: call Repo::flush (or use Durability::Immediate) before waiting for the relay")]
+    #[error(
+        "the change has no log offset yet: call Repo::flush (or use Durability::Immediate) before waiting for the relay"
+    )]
     NotCommitted,
     /// The client stopped (closed, or refused by the relay) before the wait was over.
     #[error("the sync client stopped: {reason}")]

@@ -17,11 +17,11 @@ use crate::sync::{
 };
 use crate::{DeviceId, DocId, VersionVector};
 
+use super::RelayConfig;
 use super::host::RelayHost;
 use super::metrics::Metrics;
 use super::store::{Batch, NewChange, RelayStore, RelayStoreError};
 use super::tail::TailCache;
-use super::RelayConfig;
 
 /// A connection's number, unique within one relay process.
 pub(crate) type ConnId = u64;
@@ -258,8 +258,12 @@ pub(crate) fn build(
 ) -> Result<Core, RelayStoreError> {
     let id = store.identity()?;
     let head = store.head()?;
-    metrics.documents.set(i64::try_from(store.doc_count()?).unwrap_or(i64::MAX));
-    metrics.log_head.set(i64::try_from(head).unwrap_or(i64::MAX));
+    metrics
+        .documents
+        .set(i64::try_from(store.doc_count()?).unwrap_or(i64::MAX));
+    metrics
+        .log_head
+        .set(i64::try_from(head).unwrap_or(i64::MAX));
     Ok(Core {
         shared: Shared {
             store,
@@ -317,7 +321,11 @@ fn relay_interest(theirs: &Interest, read: &Scope) -> Interest {
 impl Core {
     /// Runs until shut down and every connection is gone.
     pub(crate) fn run(mut self) {
-        let tick = self.shared.config.poll_interval.min(Duration::from_millis(500));
+        let tick = self
+            .shared
+            .config
+            .poll_interval
+            .min(Duration::from_millis(500));
         loop {
             match self.rx.recv_timeout(tick) {
                 Ok(event) => {
@@ -571,7 +579,9 @@ impl Core {
         if !batch.is_empty() {
             let started = Instant::now();
             let result = self.shared.store.commit(&batch);
-            self.metrics.commit_seconds.observe(started.elapsed().as_secs_f64());
+            self.metrics
+                .commit_seconds
+                .observe(started.elapsed().as_secs_f64());
             match result {
                 Ok(committed) => {
                     if committed.previous_head > self.shared.head {
@@ -596,7 +606,9 @@ impl Core {
                     }
                     self.metrics.changes_in.inc_by(entries.len() as u64);
                     touched = self.shared.absorb(entries, head);
-                    self.metrics.log_head.set(i64::try_from(self.shared.head).unwrap_or(i64::MAX));
+                    self.metrics
+                        .log_head
+                        .set(i64::try_from(self.shared.head).unwrap_or(i64::MAX));
                 }
                 Err(e) => {
                     tracing::error!(error = %e, "commit failed: closing the connections of this batch");
@@ -632,7 +644,9 @@ impl Core {
         for id in closing {
             self.drop_conn(id, super::metrics::Reason::Closed);
         }
-        self.metrics.connections.set(i64::try_from(self.conns.len()).unwrap_or(i64::MAX));
+        self.metrics
+            .connections
+            .set(i64::try_from(self.conns.len()).unwrap_or(i64::MAX));
     }
 
     /// Polls every session that follows a touched document (except for its own changes).
@@ -705,7 +719,9 @@ impl Core {
                 break;
             }
         }
-        self.metrics.log_head.set(i64::try_from(self.shared.head).unwrap_or(i64::MAX));
+        self.metrics
+            .log_head
+            .set(i64::try_from(self.shared.head).unwrap_or(i64::MAX));
     }
 
     /// The safety net: picks up commits whose notification was missed.
@@ -716,7 +732,9 @@ impl Core {
             Err(e) => tracing::warn!(error = %e, "checking the log head failed"),
         }
         if let Ok(n) = self.shared.store.doc_count() {
-            self.metrics.documents.set(i64::try_from(n).unwrap_or(i64::MAX));
+            self.metrics
+                .documents
+                .set(i64::try_from(n).unwrap_or(i64::MAX));
         }
     }
 

@@ -74,7 +74,13 @@ impl RelayHost<'_> {
         if local.contains(hash) || self.shared.staged.hashes.contains(hash) {
             return Ok(true);
         }
-        if self.shared.doc_state(doc).map_err(host_err)?.recent.contains(hash) {
+        if self
+            .shared
+            .doc_state(doc)
+            .map_err(host_err)?
+            .recent
+            .contains(hash)
+        {
             return Ok(true);
         }
         self.shared.store.has_change(doc, hash).map_err(host_err)
@@ -108,7 +114,10 @@ impl RelayHost<'_> {
         if c.bytes.len() > limit {
             return Err(invalid(
                 &c.doc,
-                format!("{} bytes is more than this relay accepts per change ({limit})", c.bytes.len()),
+                format!(
+                    "{} bytes is more than this relay accepts per change ({limit})",
+                    c.bytes.len()
+                ),
             ));
         }
         let change = Change::from_bytes(c.bytes)
@@ -131,7 +140,10 @@ impl RelayHost<'_> {
         if s.bytes.len() > limit {
             return Err(invalid(
                 &s.doc,
-                format!("a snapshot of {} bytes is more than this relay accepts ({limit})", s.bytes.len()),
+                format!(
+                    "a snapshot of {} bytes is more than this relay accepts ({limit})",
+                    s.bytes.len()
+                ),
             ));
         }
         let doc = Automerge::load(&s.bytes)
@@ -183,8 +195,15 @@ impl SyncHost for RelayHost<'_> {
         };
         let (entries, through) = if self.shared.tail.covers(after) {
             match &docs {
-                Some(docs) => self.shared.tail.scan_docs(docs, after, &filter, max_entries, max_bytes),
-                None => self.shared.tail.scan(after, &filter, max_entries, max_bytes),
+                Some(docs) => {
+                    self.shared
+                        .tail
+                        .scan_docs(docs, after, &filter, max_entries, max_bytes)
+                }
+                None => self
+                    .shared
+                    .tail
+                    .scan(after, &filter, max_entries, max_bytes),
             }
         } else {
             let store = &mut self.shared.store;
@@ -193,7 +212,9 @@ impl SyncHost for RelayHost<'_> {
                     let mut all = Vec::new();
                     let mut through = head;
                     for doc in docs {
-                        let part = store.read_doc_log(doc, after, STORE_CHUNK).map_err(host_err)?;
+                        let part = store
+                            .read_doc_log(doc, after, STORE_CHUNK)
+                            .map_err(host_err)?;
                         if part.len() >= STORE_CHUNK
                             && let Some(last) = part.last()
                         {
@@ -206,7 +227,9 @@ impl SyncHost for RelayHost<'_> {
                     let mut bytes = 0usize;
                     let mut keep = 0usize;
                     for e in &all {
-                        if keep >= max_entries || (keep > 0 && bytes.saturating_add(e.bytes.len()) > max_bytes) {
+                        if keep >= max_entries
+                            || (keep > 0 && bytes.saturating_add(e.bytes.len()) > max_bytes)
+                        {
                             through = e.offset.saturating_sub(1);
                             break;
                         }
@@ -221,8 +244,12 @@ impl SyncHost for RelayHost<'_> {
                         .read_log(after, STORE_CHUNK.min(max_entries.max(1)), max_bytes)
                         .map_err(host_err)?;
                     let through = match chunk.last() {
-                        Some(last) if chunk.len() >= STORE_CHUNK.min(max_entries.max(1)) => last.offset,
-                        Some(last) if chunk.iter().map(|e| e.bytes.len()).sum::<usize>() >= max_bytes => {
+                        Some(last) if chunk.len() >= STORE_CHUNK.min(max_entries.max(1)) => {
+                            last.offset
+                        }
+                        Some(last)
+                            if chunk.iter().map(|e| e.bytes.len()).sum::<usize>() >= max_bytes =>
+                        {
                             last.offset
                         }
                         _ => head,

@@ -110,7 +110,10 @@ impl Metrics {
             refused_writes: Counter::default(),
             disconnects: Family::default(),
             commit_seconds: Histogram::new(
-                [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0].into_iter(),
+                [
+                    0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0,
+                ]
+                .into_iter(),
             ),
             device_lag: Family::default(),
         };
@@ -121,14 +124,26 @@ impl Metrics {
             r.register("changes_in", "Changes stored", m.changes_in.clone());
             r.register("frames_in", "Protocol frames received", m.frames_in.clone());
             r.register("frames_out", "Protocol frames sent", m.frames_out.clone());
-            r.register("bytes_in", "Bytes of protocol frames received", m.bytes_in.clone());
-            r.register("bytes_out", "Bytes of protocol frames sent", m.bytes_out.clone());
+            r.register(
+                "bytes_in",
+                "Bytes of protocol frames received",
+                m.bytes_in.clone(),
+            );
+            r.register(
+                "bytes_out",
+                "Bytes of protocol frames sent",
+                m.bytes_out.clone(),
+            );
             r.register(
                 "refused_writes",
                 "Changes refused because the token is read-only or for other documents",
                 m.refused_writes.clone(),
             );
-            r.register("disconnects", "Connections ended, by reason", m.disconnects.clone());
+            r.register(
+                "disconnects",
+                "Connections ended, by reason",
+                m.disconnects.clone(),
+            );
             r.register(
                 "store_commit_seconds",
                 "Latency of one group commit to the store",
@@ -145,7 +160,9 @@ impl Metrics {
 
     /// Counts a connection that ended for `reason`.
     pub fn disconnected(&self, reason: Reason) {
-        self.disconnects.get_or_create(&ReasonLabel { reason }).inc();
+        self.disconnects
+            .get_or_create(&ReasonLabel { reason })
+            .inc();
     }
 
     /// The metrics in the Prometheus text format.

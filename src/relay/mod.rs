@@ -114,8 +114,12 @@ pub struct RelayConfig {
     pub max_connections: usize,
     /// A connection that sends nothing (not even a ping) for this long is closed.
     pub idle_timeout: Duration,
-    /// Bytes a connection may have waiting to be sent before it is cut off as too slow.
+    /// Bytes a connection may have waiting to be sent. Streaming to it pauses at half of
+    /// this until it drains; past all of it, the connection is cut off as too slow.
     pub max_outbound_bytes: usize,
+    /// A frame that cannot be written for this long (the client stopped reading) ends the
+    /// connection.
+    pub write_timeout: Duration,
     /// Frames per connection waiting for the core.
     pub max_inflight_frames: usize,
     /// Aim for outgoing frames of about this many payload bytes.
@@ -155,6 +159,7 @@ impl RelayConfig {
             max_connections: 20_000,
             idle_timeout: Duration::from_secs(120),
             max_outbound_bytes: 32 << 20,
+            write_timeout: Duration::from_secs(30),
             max_inflight_frames: 8,
             frame_bytes: 256 << 10,
             compact_after: 2_000,

@@ -276,7 +276,11 @@ async fn sync(ws: WebSocketUpgrade, State(app): State<App>) -> Response {
 /// Sends one frame and a close, ignoring errors (the connection ends anyway).
 async fn refuse_and_close(socket: &mut WebSocket, code: RefusalCode, message: &str) {
     if let Some(frame) = refusal(code, message) {
-        let _ = timeout(WRITE_TIMEOUT, socket.send(WsMessage::Binary(Bytes::from(frame)))).await;
+        let _ = timeout(
+            WRITE_TIMEOUT,
+            socket.send(WsMessage::Binary(Bytes::from(frame))),
+        )
+        .await;
     }
     let _ = timeout(Duration::from_secs(1), socket.send(WsMessage::Close(None))).await;
 }
@@ -287,7 +291,12 @@ async fn handshake(socket: &mut WebSocket, app: &App) -> Option<(crate::sync::He
     let first = match timeout(app.config.idle_timeout, socket.recv()).await {
         Ok(Some(Ok(WsMessage::Binary(bytes)))) => bytes,
         Ok(Some(Ok(_))) => {
-            refuse_and_close(socket, RefusalCode::BadRequest, "send protocol frames as binary messages").await;
+            refuse_and_close(
+                socket,
+                RefusalCode::BadRequest,
+                "send protocol frames as binary messages",
+            )
+            .await;
             app.metrics.disconnected(Reason::BadFrame);
             return None;
         }
@@ -298,7 +307,12 @@ async fn handshake(socket: &mut WebSocket, app: &App) -> Option<(crate::sync::He
     let hello = match wire::decode(&first, limits) {
         Ok(Message::Hello(hello)) => hello,
         Ok(_) => {
-            refuse_and_close(socket, RefusalCode::BadRequest, "the first frame must be a hello").await;
+            refuse_and_close(
+                socket,
+                RefusalCode::BadRequest,
+                "the first frame must be a hello",
+            )
+            .await;
             app.metrics.disconnected(Reason::BadFrame);
             return None;
         }
@@ -310,7 +324,8 @@ async fn handshake(socket: &mut WebSocket, app: &App) -> Option<(crate::sync::He
     };
     let access = match &app.config.secret {
         None => Access::full(),
-        Some(secret) => match token::verify(secret, &hello.token, token::unix_now(), &hello.device) {
+        Some(secret) => match token::verify(secret, &hello.token, token::unix_now(), &hello.device)
+        {
             Ok(claims) => claims.access(),
             Err(e) => {
                 let code = match e {
@@ -350,7 +365,12 @@ async fn connection(mut socket: WebSocket, app: App) {
         })
         .is_err()
     {
-        refuse_and_close(&mut socket, RefusalCode::Unavailable, "the relay is stopping").await;
+        refuse_and_close(
+            &mut socket,
+            RefusalCode::Unavailable,
+            "the relay is stopping",
+        )
+        .await;
         return;
     }
     let permits = Arc::new(Semaphore::new(app.config.max_inflight_frames.max(1)));
@@ -381,7 +401,16 @@ async fn connection(mut socket: WebSocket, app: App) {
                 };
                 let n = frame.len();
                 let sent = tokio::select! {
-                    r = timeout(WRITE_TIMEOUT, socket.send(WsMessage::Binary(Bytes::from(frame)))) => matches!(r, Ok(Ok(()))),
+                    r = timeout(app.config.write_timeout, socket.send(WsMessage::Binary(Bytes::from(frame)))) => match r {
+                        Ok(Ok(())) => true,
+                        Ok(Err(_)) => false,
+                        Err(_) => {
+                            // The client stopped reading: cut it off.
+                            tracing::info!(conn = id, "write timed out; cutting off a client that does not read");
+                            app.metrics.disconnected(Reason::TooSlow);
+                            false
+                        }
+                    },
                     _ = kill.notified() => false,
                 };
                 if !sent {

@@ -55,7 +55,10 @@ impl TailCache {
             }
             self.head = e.offset;
             self.bytes = self.bytes.saturating_add(e.bytes.len());
-            self.by_doc.entry(e.doc.clone()).or_default().push_back(e.offset);
+            self.by_doc
+                .entry(e.doc.clone())
+                .or_default()
+                .push_back(e.offset);
             self.entries.push_back(e);
         }
         self.head = self.head.max(head);

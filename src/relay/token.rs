@@ -80,13 +80,17 @@ pub enum TokenError {
         len: usize,
     },
     /// No token was presented.
-    #[error("this relay requires an access token: ask its operator for one (polyarch-relay token mint)")]
+    #[error(
+        "this relay requires an access token: ask its operator for one (polyarch-relay token mint)"
+    )]
     Missing,
     /// Not a token of this format.
     #[error("the access token is malformed: it must look like pa1.<claims>.<signature>")]
     Malformed,
     /// The signature does not match: forged, altered, or made with another relay's secret.
-    #[error("the access token was not issued by this relay (bad signature): get a token from this relay's operator")]
+    #[error(
+        "the access token was not issued by this relay (bad signature): get a token from this relay's operator"
+    )]
     BadSignature,
     /// The token has expired.
     #[error("the access token expired at {expired_at} (Unix seconds): get a new one")]
@@ -123,7 +127,12 @@ pub fn mint(secret: &[u8], claims: &Claims) -> Result<String, TokenError> {
 
 /// Checks `token` against `secret` (constant-time MAC comparison), then its expiry against
 /// `now` (Unix seconds) and its device binding against `device`.
-pub fn verify(secret: &[u8], token: &str, now: u64, device: &DeviceId) -> Result<Claims, TokenError> {
+pub fn verify(
+    secret: &[u8],
+    token: &str,
+    now: u64,
+    device: &DeviceId,
+) -> Result<Claims, TokenError> {
     if token.is_empty() {
         return Err(TokenError::Missing);
     }
@@ -194,11 +203,17 @@ mod tests {
         );
         // Altering the claims breaks the signature, even when expired.
         let forged = mint(b"another-secret-of-20b", &claims(1)).unwrap();
-        assert_eq!(verify(SECRET, &forged, 1_000, &dev), Err(TokenError::BadSignature));
+        assert_eq!(
+            verify(SECRET, &forged, 1_000, &dev),
+            Err(TokenError::BadSignature)
+        );
         assert_eq!(verify(SECRET, "", 0, &dev), Err(TokenError::Missing));
         assert_eq!(verify(SECRET, "pa1.x", 0, &dev), Err(TokenError::Malformed));
         assert_eq!(verify(SECRET, "xyz", 0, &dev), Err(TokenError::Malformed));
-        assert!(matches!(mint(b"short", &claims(1)), Err(TokenError::WeakSecret { .. })));
+        assert!(matches!(
+            mint(b"short", &claims(1)),
+            Err(TokenError::WeakSecret { .. })
+        ));
     }
 
     #[test]

@@ -65,11 +65,20 @@ fn identity_and_empty(open: Factory<'_>) {
     let mut a = open();
     let mut b = open();
     let id = a.identity().unwrap();
-    assert_eq!(b.identity().unwrap(), id, "every connection sees one identity");
+    assert_eq!(
+        b.identity().unwrap(),
+        id,
+        "every connection sees one identity"
+    );
     assert_eq!(a.head().unwrap(), 0);
     assert!(a.read_log(0, 10, 1 << 20).unwrap().is_empty());
     assert_eq!(a.version(&doc("nothing")).unwrap(), VersionVector::new());
-    assert!(a.missing(&doc("nothing"), &VersionVector::new()).unwrap().entries.is_empty());
+    assert!(
+        a.missing(&doc("nothing"), &VersionVector::new())
+            .unwrap()
+            .entries
+            .is_empty()
+    );
     assert!(a.snapshot(&doc("nothing")).unwrap().is_none());
     assert!(a.load_doc(&doc("nothing")).unwrap().is_none());
     assert_eq!(a.doc_count().unwrap(), 0);
@@ -90,7 +99,10 @@ fn append_read_and_skip(open: Factory<'_>) {
     let log = s.read_log(base, 100, 1 << 20).unwrap();
     assert_eq!(log.len(), 5);
     for (e, c) in log.iter().zip(&a) {
-        assert_eq!((&e.doc, &e.actor, e.seq, e.hash), (&c.doc, &c.actor, c.seq, c.hash));
+        assert_eq!(
+            (&e.doc, &e.actor, e.seq, e.hash),
+            (&c.doc, &c.actor, c.seq, c.hash)
+        );
         assert_eq!(e.bytes, c.bytes);
         assert_eq!(e.origin, Some(origin));
     }
@@ -103,7 +115,12 @@ fn append_read_and_skip(open: Factory<'_>) {
     let only_b = s.read_doc_log(&doc("t/b"), 0, 100).unwrap();
     assert_eq!(only_b.len(), 3);
     assert!(only_b.iter().all(|e| e.doc == doc("t/b")));
-    assert_eq!(s.read_doc_log(&doc("t/b"), only_b[0].offset, 1).unwrap().len(), 1);
+    assert_eq!(
+        s.read_doc_log(&doc("t/b"), only_b[0].offset, 1)
+            .unwrap()
+            .len(),
+        1
+    );
     // Another connection sees the committed log.
     let mut other = open();
     assert_eq!(other.head().unwrap(), s.head().unwrap());
@@ -125,7 +142,10 @@ fn versions_missing_and_deps(open: Factory<'_>) {
     let mut theirs = VersionVector::new();
     theirs.observe(&c[0].actor, 2);
     let missing = s.missing(&doc("v/one"), &theirs).unwrap();
-    assert_eq!(missing.entries.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![3, 4]);
+    assert_eq!(
+        missing.entries.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        vec![3, 4]
+    );
     assert!(missing.snapshot.is_none());
     assert!(s.missing(&doc("v/one"), &vv).unwrap().entries.is_empty());
     assert!(s.has_change(&doc("v/one"), &c[2].hash).unwrap());
@@ -180,7 +200,8 @@ fn compaction(open: Factory<'_>) {
         s.compact(&doc("c/doc"), &am.save(), &version, head + 1),
         Err(RelayStoreError::OutOfRange { .. })
     ));
-    s.compact(&doc("c/doc"), &am.save(), &version, upto).unwrap();
+    s.compact(&doc("c/doc"), &am.save(), &version, upto)
+        .unwrap();
     assert_eq!(s.tail_len(&doc("c/doc")).unwrap(), 4);
     let snap = s.snapshot(&doc("c/doc")).unwrap().unwrap();
     assert_eq!((snap.upto, &snap.version), (upto, &version));
@@ -259,7 +280,10 @@ fn offsets_commit_in_order(open: Factory<'_>) {
         assert_eq!(all.len(), 2 * per_writer, "every change got an offset");
         let unique: HashSet<u64> = all.iter().copied().collect();
         assert_eq!(unique.len(), all.len(), "no offset handed out twice");
-        assert_eq!(seen, all, "a reader following offsets saw every entry, in order");
+        assert_eq!(
+            seen, all,
+            "a reader following offsets saw every entry, in order"
+        );
     });
 }
 
@@ -275,7 +299,8 @@ fn sqlite_refuses_a_foreign_database() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("other.db");
     let conn = rusqlite::Connection::open(&path).unwrap();
-    conn.execute_batch("CREATE TABLE t (x); INSERT INTO t VALUES (1);").unwrap();
+    conn.execute_batch("CREATE TABLE t (x); INSERT INTO t VALUES (1);")
+        .unwrap();
     drop(conn);
     assert!(matches!(
         SqliteStore::open(&path, false),

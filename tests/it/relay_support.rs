@@ -73,7 +73,11 @@ impl PgServer {
                 .status()
                 .map(|s| s.success())
                 .unwrap_or(false);
-            assert!(ok, "cannot give {} to the postgres user", dir.path().display());
+            assert!(
+                ok,
+                "cannot give {} to the postgres user",
+                dir.path().display()
+            );
         }
         let server = Self {
             dir,
@@ -185,9 +189,20 @@ impl TestRelay {
                 .build()
                 .expect("runtime");
             rt.block_on(async move {
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-                addr_tx.send(listener.local_addr().expect("addr")).expect("send addr");
-                relay::run(listener, async move { let _ = stop_rx.await; }, config).await
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                    .await
+                    .expect("bind");
+                addr_tx
+                    .send(listener.local_addr().expect("addr"))
+                    .expect("send addr");
+                relay::run(
+                    listener,
+                    async move {
+                        let _ = stop_rx.await;
+                    },
+                    config,
+                )
+                .await
             })
         });
         let addr = addr_rx
@@ -245,7 +260,11 @@ pub fn http_get(addr: SocketAddr, path: &str) -> Option<String> {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(s, "GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n").ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
     let mut out = String::new();
     s.read_to_string(&mut out).ok()?;
     out.split_once("\r\n\r\n").map(|(_, b)| b.to_string())
@@ -274,7 +293,6 @@ pub fn token(prefix: &str, rights: Rights, ttl_secs: i64) -> String {
     .expect("mint")
 }
 
-
 /// A device: a replica in its own SQLite file, and a client when connected.
 pub struct Device {
     /// The replica.
@@ -286,7 +304,8 @@ pub struct Device {
 impl Device {
     /// Opens (or reopens) the replica at `path`.
     pub fn open(path: &Path) -> Self {
-        let repo = polyarch::Repo::open(path, polyarch::RepoConfig::default()).expect("open replica");
+        let repo =
+            polyarch::Repo::open(path, polyarch::RepoConfig::default()).expect("open replica");
         Self {
             repo: std::sync::Arc::new(std::sync::Mutex::new(repo)),
             client: None,
@@ -366,13 +385,19 @@ pub type RawWs =
 
 /// Opens a raw WebSocket to the relay.
 pub async fn raw_connect(url: &str) -> RawWs {
-    tokio_tungstenite::connect_async(url).await.expect("connect").0
+    tokio_tungstenite::connect_async(url)
+        .await
+        .expect("connect")
+        .0
 }
 
 /// A hello frame from a new device.
 pub fn hello_frame(token: &str, interest: polyarch::sync::Interest) -> Vec<u8> {
     polyarch::sync::wire::encode(&polyarch::sync::Message::Hello(polyarch::sync::Hello {
-        versions: (polyarch::sync::PROTOCOL_VERSION, polyarch::sync::PROTOCOL_VERSION),
+        versions: (
+            polyarch::sync::PROTOCOL_VERSION,
+            polyarch::sync::PROTOCOL_VERSION,
+        ),
         device: polyarch::DeviceId::random(),
         epoch: polyarch::Epoch::random(),
         head: 0,
@@ -386,7 +411,9 @@ pub fn hello_frame(token: &str, interest: polyarch::sync::Interest) -> Vec<u8> {
 /// Sends one binary message.
 pub async fn raw_send(ws: &mut RawWs, frame: Vec<u8>) -> bool {
     use futures_util::SinkExt;
-    ws.send(tokio_tungstenite::tungstenite::Message::binary(frame)).await.is_ok()
+    ws.send(tokio_tungstenite::tungstenite::Message::binary(frame))
+        .await
+        .is_ok()
 }
 
 /// The next protocol message, `None` when the connection closed or nothing came in `wait`.

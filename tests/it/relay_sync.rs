@@ -7,7 +7,7 @@ use std::time::Duration;
 use polyarch::net::ClientState;
 use polyarch::relay::Rights;
 
-use crate::relay_support::{Device, TestRelay, sqlite_config, token, until, runtime};
+use crate::relay_support::{Device, TestRelay, runtime, sqlite_config, token, until};
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -25,20 +25,30 @@ fn three_devices_edit_offline_reconnect_in_different_orders_and_converge() {
         // Round 1: everyone edits offline, then they connect one at a time, in order 2, 0, 1,
         // each disconnecting before the next connects: never online together.
         for (i, d) in devs.iter().enumerate() {
-            d.edit("cal/team", |tx| tx.set(["attendees"]).add(format!("dev{i}")));
+            d.edit("cal/team", |tx| {
+                tx.set(["attendees"]).add(format!("dev{i}"))
+            });
             d.edit("cal/team", |tx| tx.counter(["rsvps"]).increment(1));
-            d.edit(&format!("notes/{i}"), |tx| tx.text(["body"]).splice(0, 0, "hello"));
+            d.edit(&format!("notes/{i}"), |tx| {
+                tx.text(["body"]).splice(0, 0, "hello")
+            });
         }
         for order in [[2usize, 0, 1], [1, 2, 0], [0, 1, 2]] {
             for &i in &order {
                 devs[i].connect(&url, &tok);
                 let ok = devs[i].client().wait_for(ClientState::InSync, WAIT).await;
-                assert!(ok, "dev{i} reached in-sync ({:?})", devs[i].client().last_error());
+                assert!(
+                    ok,
+                    "dev{i} reached in-sync ({:?})",
+                    devs[i].client().last_error()
+                );
                 devs[i].disconnect().await;
             }
             // Everyone edits again while offline.
             for (i, d) in devs.iter().enumerate() {
-                d.edit("cal/team", |tx| tx.register(["title"]).set(format!("by dev{i}")));
+                d.edit("cal/team", |tx| {
+                    tx.register(["title"]).set(format!("by dev{i}"))
+                });
             }
         }
         // Final pass: all connect together and converge.
@@ -88,8 +98,14 @@ fn a_restarted_device_resumes_incrementally_and_gets_receipts() {
             .await
             .expect("the relay acknowledged in time")
             .expect("stored");
-        until("phone in sync", WAIT, || phone.client().state() == ClientState::InSync).await;
-        assert!(phone.client().session_stats().full_resync, "first contact is a full resync");
+        until("phone in sync", WAIT, || {
+            phone.client().state() == ClientState::InSync
+        })
+        .await;
+        assert!(
+            phone.client().session_stats().full_resync,
+            "first contact is a full resync"
+        );
         phone.disconnect().await;
         drop(phone);
 
@@ -100,10 +116,19 @@ fn a_restarted_device_resumes_incrementally_and_gets_receipts() {
         // Restart the phone from its file: it resumes from its cursor, no full resync.
         let mut phone = Device::open(&path);
         phone.connect(&url, &tok);
-        until("phone caught up", WAIT, || phone.json("doc")["n"] == serde_json::json!(150)).await;
+        until("phone caught up", WAIT, || {
+            phone.json("doc")["n"] == serde_json::json!(150)
+        })
+        .await;
         let stats = phone.client().session_stats();
-        assert!(!stats.full_resync, "a restarted device resumes from its cursor: {stats:?}");
-        assert!(stats.changes_in <= 5, "only what changed is sent: {stats:?}");
+        assert!(
+            !stats.full_resync,
+            "a restarted device resumes from its cursor: {stats:?}"
+        );
+        assert!(
+            stats.changes_in <= 5,
+            "only what changed is sent: {stats:?}"
+        );
         phone.disconnect().await;
         laptop.disconnect().await;
     });
@@ -128,10 +153,21 @@ fn live_changes_fan_out_to_followers_only() {
         }
         a.edit("shared/x", |tx| tx.text(["t"]).splice(0, 0, "live"));
         c.edit("private/y", |tx| tx.register(["v"]).set(1i64));
-        until("b sees a's change", WAIT, || b.json("shared/x") == a.json("shared/x")).await;
+        until("b sees a's change", WAIT, || {
+            b.json("shared/x") == a.json("shared/x")
+        })
+        .await;
         tokio::time::sleep(Duration::from_millis(300)).await;
-        assert_eq!(c.json("shared/x"), serde_json::Value::Null, "c may not read shared/");
-        assert_eq!(b.json("private/y"), serde_json::Value::Null, "b may not read private/");
+        assert_eq!(
+            c.json("shared/x"),
+            serde_json::Value::Null,
+            "c may not read shared/"
+        );
+        assert_eq!(
+            b.json("private/y"),
+            serde_json::Value::Null,
+            "b may not read private/"
+        );
         for d in [&mut a, &mut b, &mut c] {
             d.disconnect().await;
         }
@@ -153,7 +189,10 @@ fn compaction_bootstraps_new_devices_and_resyncs_old_cursors() {
         writer.connect(&url, &tok);
         old.connect(&url, &tok);
         writer.edit("big", |tx| tx.counter(["n"]).increment(1));
-        until("old has the start", WAIT, || old.json("big")["n"] == serde_json::json!(1)).await;
+        until("old has the start", WAIT, || {
+            old.json("big")["n"] == serde_json::json!(1)
+        })
+        .await;
         old.disconnect().await;
         for _ in 0..199 {
             writer.edit("big", |tx| tx.counter(["n"]).increment(1));
@@ -164,16 +203,24 @@ fn compaction_bootstraps_new_devices_and_resyncs_old_cursors() {
         until("relay compacted", WAIT, || {
             let mut s = polyarch::relay::store::SqliteStore::open(&db, false).unwrap();
             use polyarch::relay::RelayStore;
-            s.snapshot(&polyarch::DocId::new("big").unwrap()).unwrap().is_some()
+            s.snapshot(&polyarch::DocId::new("big").unwrap())
+                .unwrap()
+                .is_some()
         })
         .await;
         // A new device bootstraps from the snapshot plus the tail.
         let mut fresh = Device::open(&dir.path().join("fresh.db"));
         fresh.connect(&url, &tok);
-        until("fresh converges", WAIT, || fresh.json("big")["n"] == serde_json::json!(200)).await;
+        until("fresh converges", WAIT, || {
+            fresh.json("big")["n"] == serde_json::json!(200)
+        })
+        .await;
         // A device whose cursor is before the compacted range gets a full resync.
         old.connect(&url, &tok);
-        until("old converges", WAIT, || old.json("big")["n"] == serde_json::json!(200)).await;
+        until("old converges", WAIT, || {
+            old.json("big")["n"] == serde_json::json!(200)
+        })
+        .await;
         for d in [&mut writer, &mut old, &mut fresh] {
             d.disconnect().await;
         }

@@ -150,13 +150,17 @@ pub enum RelayStoreError {
         source: ::postgres::Error,
     },
     /// The database holds something else than a relay store.
-    #[error("{location} is not a Polyarch relay database: point the relay at a new or relay-owned database")]
+    #[error(
+        "{location} is not a Polyarch relay database: point the relay at a new or relay-owned database"
+    )]
     NotARelayStore {
         /// The file or connection string (without password).
         location: String,
     },
     /// The database was written by a newer relay.
-    #[error("the relay database has schema version {found}, this relay knows up to {supported}: upgrade polyarch-relay (the database was left unchanged)")]
+    #[error(
+        "the relay database has schema version {found}, this relay knows up to {supported}: upgrade polyarch-relay (the database was left unchanged)"
+    )]
     NewerSchema {
         /// The database's schema version.
         found: u32,

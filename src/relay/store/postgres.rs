@@ -19,9 +19,9 @@ use ::postgres::{Client, NoTls, Row};
 use automerge::{ActorId, ChangeHash};
 
 use super::{
-    Batch, Committed, RelayStore, RelayStoreError, SCHEMA_VERSION, Snapshot, StoreIdentity, StoredDoc,
-    bound, decode_vv, doc_from_db, encode_vv, from_db, hash_from_db, highest_seqs, id16, now_ms,
-    to_db,
+    Batch, Committed, RelayStore, RelayStoreError, SCHEMA_VERSION, Snapshot, StoreIdentity,
+    StoredDoc, bound, decode_vv, doc_from_db, encode_vv, from_db, hash_from_db, highest_seqs, id16,
+    now_ms, to_db,
 };
 use crate::store::{LogEntry, Missing, PeerRecord};
 use crate::{DeviceId, DocId, Epoch, VersionVector};
@@ -127,7 +127,8 @@ impl PgStore {
                 });
             }
         } else {
-            tx.batch_execute(SCHEMA).map_err(pg("creating the schema"))?;
+            tx.batch_execute(SCHEMA)
+                .map_err(pg("creating the schema"))?;
             let version = i32::try_from(SCHEMA_VERSION).unwrap_or(i32::MAX);
             tx.execute(
                 "INSERT INTO relay_meta (id, schema_version, device, epoch, created_ms, log_head)
@@ -156,7 +157,10 @@ impl PgStore {
             .client
             .query_opt("SELECT key FROM docs WHERE id = $1", &[&doc.as_str()])
             .map_err(pg("looking up a document"))?;
-        let key = row.map(|r| r.try_get::<_, i64>(0)).transpose().map_err(pg("reading a key"))?;
+        let key = row
+            .map(|r| r.try_get::<_, i64>(0))
+            .transpose()
+            .map_err(pg("reading a key"))?;
         if let Some(k) = key {
             self.keys.insert(doc.clone(), k);
         }
@@ -170,7 +174,12 @@ fn redact(url: &str) -> String {
         (Some(s), Some(at)) if at > s => {
             let creds = url.get(s + 3..at).unwrap_or("");
             let user = creds.split(':').next().unwrap_or("");
-            format!("{}{}@{}", url.get(..s + 3).unwrap_or(""), user, url.get(at + 1..).unwrap_or(""))
+            format!(
+                "{}{}@{}",
+                url.get(..s + 3).unwrap_or(""),
+                user,
+                url.get(at + 1..).unwrap_or("")
+            )
         }
         _ => url.to_string(),
     }
@@ -200,7 +209,10 @@ fn version_of(client: &mut Client, key: i64) -> Result<VersionVector, RelayStore
     let mut vv = VersionVector::new();
     for row in rows {
         let actor: Vec<u8> = row.try_get(0).map_err(pg(op))?;
-        vv.observe(&ActorId::from(actor), from_db("sequence number", row.try_get(1).map_err(pg(op))?)?);
+        vv.observe(
+            &ActorId::from(actor),
+            from_db("sequence number", row.try_get(1).map_err(pg(op))?)?,
+        );
     }
     Ok(vv)
 }
@@ -237,7 +249,10 @@ impl RelayStore for PgStore {
         let mut tx = self.client.transaction().map_err(pg("starting a commit"))?;
         // The counter row's lock serialises appends across relays: offsets commit in order.
         let head: i64 = tx
-            .query_one("SELECT log_head FROM relay_meta WHERE id = 1 FOR UPDATE", &[])
+            .query_one(
+                "SELECT log_head FROM relay_meta WHERE id = 1 FOR UPDATE",
+                &[],
+            )
             .and_then(|r| r.try_get(0))
             .map_err(pg(op))?;
         let mut offsets = vec![None; batch.changes.len()];
@@ -254,13 +269,18 @@ impl RelayStore for PgStore {
                 .query("SELECT id, key FROM docs WHERE id = ANY($1)", &[&ids])
                 .map_err(pg("looking up documents"))?
             {
-                keys.insert(row.try_get(0).map_err(pg(op))?, row.try_get(1).map_err(pg(op))?);
+                keys.insert(
+                    row.try_get(0).map_err(pg(op))?,
+                    row.try_get(1).map_err(pg(op))?,
+                );
             }
             let key_of = |doc: &DocId| {
-                keys.get(doc.as_str()).copied().ok_or(RelayStoreError::Corrupt {
-                    what: "document key",
-                    detail: format!("document {doc} vanished during a commit"),
-                })
+                keys.get(doc.as_str())
+                    .copied()
+                    .ok_or(RelayStoreError::Corrupt {
+                        what: "document key",
+                        detail: format!("document {doc} vanished during a commit"),
+                    })
             };
             let n = i64::try_from(batch.changes.len()).unwrap_or(i64::MAX);
             let mut col_offset = Vec::with_capacity(batch.changes.len());
@@ -285,7 +305,15 @@ impl RelayStore for PgStore {
                      SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::bytea[], $4::bigint[],
                                           $5::bytea[], $6::bytea[], $7::bytea[])
                      ON CONFLICT (doc, actor, seq) DO NOTHING RETURNING \"offset\"",
-                    &[&col_offset, &col_doc, &col_actor, &col_seq, &col_hash, &col_origin, &col_bytes],
+                    &[
+                        &col_offset,
+                        &col_doc,
+                        &col_actor,
+                        &col_seq,
+                        &col_hash,
+                        &col_origin,
+                        &col_bytes,
+                    ],
                 )
                 .map_err(pg(op))?;
             for row in inserted {
@@ -335,7 +363,11 @@ impl RelayStore for PgStore {
                 p_dev.push(p.peer.as_bytes().as_slice());
                 p_label.push(p.label.as_str());
                 p_epoch.push(p.their_log.map(|(e, _)| e.as_bytes().to_vec()));
-                p_offset.push(p.their_log.map(|(_, o)| to_db("peer log offset", o)).transpose()?);
+                p_offset.push(
+                    p.their_log
+                        .map(|(_, o)| to_db("peer log offset", o))
+                        .transpose()?,
+                );
                 p_acked.push(to_db("acknowledged offset", p.acked)?);
                 p_contact.push(to_db("contact time", p.last_contact_ms)?);
             }
@@ -351,10 +383,16 @@ impl RelayStore for PgStore {
             .map_err(pg("saving peers"))?;
         }
         if new_head != head {
-            tx.execute("UPDATE relay_meta SET log_head = $1 WHERE id = 1", &[&new_head])
-                .map_err(pg(op))?;
-            tx.execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &new_head.to_string()])
-                .map_err(pg("notifying other relays"))?;
+            tx.execute(
+                "UPDATE relay_meta SET log_head = $1 WHERE id = 1",
+                &[&new_head],
+            )
+            .map_err(pg(op))?;
+            tx.execute(
+                "SELECT pg_notify($1, $2)",
+                &[&CHANNEL, &new_head.to_string()],
+            )
+            .map_err(pg("notifying other relays"))?;
         }
         tx.commit().map_err(pg("committing"))?;
         Ok(Committed {
@@ -548,7 +586,10 @@ impl RelayStore for PgStore {
             });
         }
         let upto = to_db("compaction offset", upto)?;
-        let mut tx = self.client.transaction().map_err(pg("starting a compaction"))?;
+        let mut tx = self
+            .client
+            .transaction()
+            .map_err(pg("starting a compaction"))?;
         tx.execute(
             "INSERT INTO docs (id) VALUES ($1) ON CONFLICT (id) DO NOTHING",
             &[&doc.as_str()],
@@ -563,8 +604,11 @@ impl RelayStore for PgStore {
             )
             .and_then(|r| r.try_get(0))
             .map_err(pg(op))?;
-        tx.execute("DELETE FROM log WHERE doc = $1 AND \"offset\" <= $2", &[&key, &upto])
-            .map_err(pg(op))?;
+        tx.execute(
+            "DELETE FROM log WHERE doc = $1 AND \"offset\" <= $2",
+            &[&key, &upto],
+        )
+        .map_err(pg(op))?;
         let mut v_actor = Vec::new();
         let mut v_seq = Vec::new();
         for (actor, seq) in version.iter() {
@@ -662,7 +706,9 @@ impl PgListener {
         let first = {
             let mut notifications = self.client.notifications();
             let mut iter = notifications.timeout_iter(timeout);
-            iter.next().map_err(pg(op))?.map(|n| n.payload().to_string())
+            iter.next()
+                .map_err(pg(op))?
+                .map(|n| n.payload().to_string())
         };
         let Some(first) = first else {
             return Ok(None);

@@ -9,9 +9,9 @@ use automerge::{ActorId, ChangeHash};
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 
 use super::{
-    Batch, Committed, RelayStore, RelayStoreError, SCHEMA_VERSION, Snapshot, StoreIdentity, StoredDoc,
-    bound, decode_vv, doc_from_db, encode_vv, from_db, hash_from_db, highest_seqs, id16, now_ms,
-    to_db,
+    Batch, Committed, RelayStore, RelayStoreError, SCHEMA_VERSION, Snapshot, StoreIdentity,
+    StoredDoc, bound, decode_vv, doc_from_db, encode_vv, from_db, hash_from_db, highest_seqs, id16,
+    now_ms, to_db,
 };
 use crate::store::{LogEntry, Missing, PeerRecord};
 use crate::{DeviceId, DocId, Epoch, VersionVector};
@@ -125,8 +125,12 @@ impl SqliteStore {
             conn.pragma_update(None, "journal_mode", "WAL")
                 .ctx("enabling write-ahead logging")?;
         }
-        conn.pragma_update(None, "synchronous", if full_sync { "FULL" } else { "NORMAL" })
-            .ctx("setting the commit durability")?;
+        conn.pragma_update(
+            None,
+            "synchronous",
+            if full_sync { "FULL" } else { "NORMAL" },
+        )
+        .ctx("setting the commit durability")?;
         let mut conn = conn;
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -210,12 +214,20 @@ fn version_of(conn: &Connection, key: i64) -> Result<VersionVector, RelayStoreEr
     let mut vv = VersionVector::new();
     while let Some(row) = rows.next().ctx(OP)? {
         let actor: Vec<u8> = row.get(0).ctx(OP)?;
-        vv.observe(&ActorId::from(actor), from_db("sequence number", row.get(1).ctx(OP)?)?);
+        vv.observe(
+            &ActorId::from(actor),
+            from_db("sequence number", row.get(1).ctx(OP)?)?,
+        );
     }
     Ok(vv)
 }
 
-fn raise_version(conn: &Connection, doc: i64, actor: &[u8], seq: i64) -> Result<(), RelayStoreError> {
+fn raise_version(
+    conn: &Connection,
+    doc: i64,
+    actor: &[u8],
+    seq: i64,
+) -> Result<(), RelayStoreError> {
     conn.prepare_cached(
         "INSERT INTO versions (doc, actor, seq) VALUES (?1, ?2, ?3)
          ON CONFLICT (doc, actor) DO UPDATE SET seq = max(seq, excluded.seq)",
@@ -227,7 +239,10 @@ fn raise_version(conn: &Connection, doc: i64, actor: &[u8], seq: i64) -> Result<
 
 fn save_peer(conn: &Connection, p: &PeerRecord) -> Result<(), RelayStoreError> {
     let (epoch, offset) = match &p.their_log {
-        Some((e, o)) => (Some(e.as_bytes().to_vec()), Some(to_db("peer log offset", *o)?)),
+        Some((e, o)) => (
+            Some(e.as_bytes().to_vec()),
+            Some(to_db("peer log offset", *o)?),
+        ),
         None => (None, None),
     };
     let acked = to_db("acknowledged offset", p.acked)?;
@@ -239,7 +254,16 @@ fn save_peer(conn: &Connection, p: &PeerRecord) -> Result<(), RelayStoreError> {
              their_epoch = excluded.their_epoch, their_offset = excluded.their_offset,
              acked = excluded.acked, last_contact_ms = excluded.last_contact_ms",
     )
-    .and_then(|mut s| s.execute(params![p.peer.as_bytes(), p.label, epoch, offset, acked, contact]))
+    .and_then(|mut s| {
+        s.execute(params![
+            p.peer.as_bytes(),
+            p.label,
+            epoch,
+            offset,
+            acked,
+            contact
+        ])
+    })
     .ctx("saving a peer")?;
     Ok(())
 }
@@ -248,9 +272,11 @@ impl RelayStore for SqliteStore {
     fn identity(&mut self) -> Result<StoreIdentity, RelayStoreError> {
         let (device, epoch): (Vec<u8>, Vec<u8>) = self
             .conn
-            .query_row("SELECT device, epoch FROM relay_meta WHERE id = 1", [], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
+            .query_row(
+                "SELECT device, epoch FROM relay_meta WHERE id = 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
             .ctx("reading the relay identity")?;
         Ok(StoreIdentity {
             device: DeviceId::from_bytes(id16("relay device id", &device)?),
@@ -322,9 +348,11 @@ impl RelayStore for SqliteStore {
             }
             head = offset;
             offsets.push(Some(from_db("log offset", offset)?));
-            tx.prepare_cached("INSERT INTO hashes (doc, hash) VALUES (?1, ?2) ON CONFLICT DO NOTHING")
-                .and_then(|mut s| s.execute(params![key, c.hash.0.as_slice()]))
-                .ctx(OP)?;
+            tx.prepare_cached(
+                "INSERT INTO hashes (doc, hash) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+            )
+            .and_then(|mut s| s.execute(params![key, c.hash.0.as_slice()]))
+            .ctx(OP)?;
         }
         for (doc, actor, seq) in highest_seqs(&batch.changes) {
             let key = match keys.get(doc) {
@@ -388,7 +416,9 @@ impl RelayStore for SqliteStore {
         );
         let mut stmt = self.conn.prepare_cached(&sql).ctx(OP)?;
         let limit = i64::try_from(max_entries).unwrap_or(i64::MAX);
-        let mut rows = stmt.query(params![doc.as_str(), bound(after), limit]).ctx(OP)?;
+        let mut rows = stmt
+            .query(params![doc.as_str(), bound(after), limit])
+            .ctx(OP)?;
         let mut out = Vec::new();
         while let Some(row) = rows.next().ctx(OP)? {
             out.push(log_entry(row)?);
