@@ -38,3 +38,7 @@ mod relay_kill9;
 #[cfg(feature = "relay")]
 #[path = "it/relay_postgres.rs"]
 mod relay_postgres;
+#[path = "it/forged_changes.rs"]
+mod forged_changes;
+#[path = "it/corrupt_store.rs"]
+mod corrupt_store;

@@ -3,28 +3,25 @@
 //!
 //! The frames come from a real exchange between two replicas; every truncation of every frame,
 //! and every single-bit flip of a sample of them, is delivered to a fresh session on a replica
-//! that already holds data of its own.
+//! that already holds data of its own. Frames a peer would have to forge are here too (a hello
+//! from a future protocol, oversized lengths, a compression bomb); forged changes are in
+//! `forged_changes.rs`, damaged store files in `corrupt_store.rs`.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use std::num::NonZeroU64;
-
-use polyarch::automerge::{ActorId, Change, ExpandedChange};
-use polyarch::sync::{
-    Limits, Message, Session, SessionConfig, SyncError, WireChange, WireError, wire,
-};
-use polyarch::{DocId, Error, Repo, RepoConfig, StoreError, VersionVector};
+use polyarch::sync::{Limits, Message, Session, SessionConfig, SyncError, WireError, wire};
+use polyarch::{DocId, Repo, RepoConfig, VersionVector};
 
 /// What a test can observe of a replica: every document's JSON and version, the log head, and
 /// the number of changes waiting for dependencies.
 #[derive(Debug, Clone, PartialEq)]
-struct State {
-    docs: Vec<(DocId, serde_json::Value, VersionVector)>,
-    log_head: u64,
-    pending: usize,
+pub(crate) struct State {
+    pub(crate) docs: Vec<(DocId, serde_json::Value, VersionVector)>,
+    pub(crate) log_head: u64,
+    pub(crate) pending: usize,
 }
 
-fn state(repo: &mut Repo) -> State {
+pub(crate) fn state(repo: &mut Repo) -> State {
     let ids = repo.doc_ids().expect("doc ids");
     let docs = ids
         .into_iter()
@@ -43,7 +40,7 @@ fn state(repo: &mut Repo) -> State {
 }
 
 /// The sender: a few documents of each kind, one of them compacted (so a snapshot travels).
-fn sender() -> Repo {
+pub(crate) fn sender() -> Repo {
     let mut a = Repo::in_memory(RepoConfig {
         label: "sender".into(),
         ..RepoConfig::default()
@@ -77,7 +74,7 @@ fn sender() -> Repo {
 }
 
 /// A replica with data of its own, which will receive the frames.
-fn receiver() -> Repo {
+pub(crate) fn receiver() -> Repo {
     let mut r = Repo::in_memory(RepoConfig::default()).expect("repo");
     r.change("mine", |tx| {
         tx.text("draft").splice(0, 0, "receiver's own words")?;
@@ -298,12 +295,12 @@ fn every_bit_flip_of_sampled_frames_is_accepted_or_rejected_cleanly() {
 }
 
 /// One frame holding `message`.
-fn frame_of(message: &Message) -> Vec<u8> {
+pub(crate) fn frame_of(message: &Message) -> Vec<u8> {
     wire::encode(message)
 }
 
 /// The sender's hello frame, as a session on `a` would send it.
-fn hello_of(a: &mut Repo) -> Vec<u8> {
+pub(crate) fn hello_of(a: &mut Repo) -> Vec<u8> {
     let mut s = Session::new(SessionConfig::default());
     s.start(a).expect("start").remove(0)
 }
@@ -442,379 +439,4 @@ fn oversized_declared_lengths_are_refused_without_allocating() {
         matches!(err, SyncError::Wire(WireError::TooLarge { .. })),
         "{err:?}"
     );
-}
-
-/// `n` changes that all depend on a change of a private fork that is never sent, as they
-/// would travel. They are encoded directly (automerge's expanded form), which costs far less
-/// than making 20,000 changes through a document in a debug build.
-fn orphans(n: usize) -> (Repo, Vec<WireChange>) {
-    let mut fork = Repo::in_memory(RepoConfig::default()).expect("repo");
-    let never_sent = fork
-        .change("flood", |tx| tx.register("base").set("never sent"))
-        .expect("change")
-        .receipt
-        .expect("receipt")
-        .hash;
-    let actor = ActorId::random();
-    let doc = DocId::new("flood").expect("id");
-    let changes = (1..=n as u64)
-        .map(|seq| {
-            let change = Change::from(ExpandedChange {
-                operations: Vec::new(),
-                actor_id: actor.clone(),
-                hash: None,
-                seq,
-                start_op: NonZeroU64::MIN,
-                time: 0,
-                message: Some(format!("orphan {seq}")),
-                deps: vec![never_sent],
-                extra_bytes: Vec::new(),
-                author: None,
-            });
-            WireChange {
-                doc: doc.clone(),
-                actor: actor.clone(),
-                seq,
-                offset: 0,
-                bytes: change.raw_bytes().to_vec(),
-            }
-        })
-        .collect();
-    (fork, changes)
-}
-
-fn changes_frame(changes: Vec<WireChange>) -> Vec<u8> {
-    frame_of(&Message::Changes {
-        changes,
-        stretch: None,
-    })
-}
-
-const PENDING_LIMIT: usize = 500;
-
-fn small_queue_receiver() -> Repo {
-    let mut r = Repo::in_memory(RepoConfig {
-        max_pending_changes: PENDING_LIMIT,
-        ..RepoConfig::default()
-    })
-    .expect("repo");
-    r.change("mine", |tx| tx.set("tags").add("local"))
-        .expect("change");
-    r
-}
-
-#[test]
-fn a_flood_of_changes_with_missing_dependencies_overflows_with_a_typed_error() {
-    let (mut f, flood) = orphans(20_000);
-    let mut r = small_queue_receiver();
-    let before = state(&mut r);
-    let mut s = Session::new(SessionConfig::default());
-    s.receive(&mut r, &hello_of(&mut f)).expect("hello");
-    let mut overflows = 0;
-    for chunk in flood.chunks(1_000) {
-        match s.receive(&mut r, &changes_frame(chunk.to_vec())) {
-            Ok(_) => {}
-            Err(SyncError::PendingOverflow { limit, .. }) => {
-                assert_eq!(limit, PENDING_LIMIT);
-                overflows += 1;
-            }
-            Err(e) => panic!("expected PendingOverflow, got {e:?}"),
-        }
-        assert!(
-            r.pending_changes() <= PENDING_LIMIT,
-            "the queue grew past its limit"
-        );
-    }
-    assert!(overflows >= 19, "{overflows} of 20 frames overflowed");
-    let after = state(&mut r);
-    assert_eq!(
-        after.docs, before.docs,
-        "waiting changes must not be visible"
-    );
-    assert_eq!(
-        after.log_head, before.log_head,
-        "waiting changes must not be logged"
-    );
-}
-
-#[test]
-fn a_frame_refused_for_overflow_leaves_the_queue_as_it_was() {
-    let (mut f, flood) = orphans(PENDING_LIMIT + 100);
-    let mut r = small_queue_receiver();
-    let mut s = Session::new(SessionConfig::default());
-    s.receive(&mut r, &hello_of(&mut f)).expect("hello");
-    let before = state(&mut r);
-    let err = s
-        .receive(&mut r, &changes_frame(flood))
-        .expect_err("overflow");
-    assert!(matches!(err, SyncError::PendingOverflow { .. }), "{err:?}");
-    assert_eq!(
-        state(&mut r),
-        before,
-        "a refused frame must leave the replica, its queue included, unchanged"
-    );
-    // An honest peer's out-of-order changes still find room afterwards.
-    let mut g = Repo::in_memory(RepoConfig::default()).expect("repo");
-    g.change("other", |tx| tx.counter("n").increment(1))
-        .expect("change");
-    g.change("other", |tx| tx.counter("n").increment(1))
-        .expect("change");
-    let log = g.store().read_log(0, 10, usize::MAX).expect("log");
-    let wire: Vec<WireChange> = log
-        .into_iter()
-        .map(|e| WireChange {
-            doc: e.doc,
-            actor: e.actor,
-            seq: e.seq,
-            offset: 0,
-            bytes: e.bytes,
-        })
-        .collect();
-    let mut s = Session::new(SessionConfig::default());
-    s.receive(&mut r, &hello_of(&mut g)).expect("hello");
-    s.receive(&mut r, &changes_frame(vec![wire[1].clone()]))
-        .expect("the second change waits for the first");
-    s.receive(&mut r, &changes_frame(vec![wire[0].clone()]))
-        .expect("the first change releases the second");
-    assert_eq!(r.to_json("other").expect("other")["n"], 2);
-}
-
-#[test]
-fn a_change_whose_envelope_disagrees_with_its_bytes_is_invalid() {
-    let mut a = sender();
-    let mut r = receiver();
-    let log = a.store().read_log(0, 100, usize::MAX).expect("log");
-    let real = log
-        .into_iter()
-        .find(|e| e.doc.as_str() == "notes")
-        .expect("a notes change");
-    let good = WireChange {
-        doc: real.doc.clone(),
-        actor: real.actor.clone(),
-        seq: real.seq,
-        offset: 0,
-        bytes: real.bytes.clone(),
-    };
-    let cases = [
-        (
-            "another sequence number",
-            WireChange {
-                seq: real.seq + 1,
-                ..good.clone()
-            },
-        ),
-        (
-            "another writer",
-            WireChange {
-                actor: ActorId::random(),
-                ..good.clone()
-            },
-        ),
-        (
-            "bytes that are no change",
-            WireChange {
-                bytes: b"definitely not an automerge change".to_vec(),
-                ..good.clone()
-            },
-        ),
-        (
-            "no bytes",
-            WireChange {
-                bytes: Vec::new(),
-                ..good.clone()
-            },
-        ),
-    ];
-    let hello = hello_of(&mut a);
-    for (what, bad) in cases {
-        let before = state(&mut r);
-        let mut s = Session::new(SessionConfig::default());
-        s.receive(&mut r, &hello).expect("hello");
-        // The good change travels with the bad one: the whole frame is refused.
-        let err = s
-            .receive(&mut r, &changes_frame(vec![good.clone(), bad]))
-            .expect_err(what);
-        assert!(
-            matches!(&err, SyncError::InvalidChange { doc, .. } if doc.as_str() == "notes"),
-            "{what}: {err:?}"
-        );
-        assert_eq!(state(&mut r), before, "{what}");
-    }
-}
-
-#[test]
-fn a_change_altered_in_transit_is_invalid() {
-    // Automerge parses a change without checking its checksum: the receiver must, or a change
-    // altered in transit would be taken for the real one and poison the document.
-    let mut a = sender();
-    let mut r = receiver();
-    let log = a.store().read_log(0, 100, usize::MAX).expect("log");
-    let real = log
-        .into_iter()
-        .find(|e| e.doc.as_str() == "notes")
-        .expect("a notes change");
-    let at = real
-        .bytes
-        .windows(4)
-        .position(|w| w == b"n00 ")
-        .expect("the inserted text is stored as is");
-    let mut bytes = real.bytes.clone();
-    bytes[at] = b'N';
-    let altered = WireChange {
-        doc: real.doc.clone(),
-        actor: real.actor.clone(),
-        seq: real.seq,
-        offset: 0,
-        bytes,
-    };
-    let before = state(&mut r);
-    let mut s = Session::new(SessionConfig::default());
-    s.receive(&mut r, &hello_of(&mut a)).expect("hello");
-    let err = s
-        .receive(&mut r, &changes_frame(vec![altered]))
-        .expect_err("an altered change");
-    assert!(matches!(err, SyncError::InvalidChange { .. }), "{err:?}");
-    assert_eq!(state(&mut r), before);
-}
-
-/// A store file with three documents, closed; returns the directory and the path.
-fn stored_replica() -> (tempfile::TempDir, std::path::PathBuf) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("replica.db");
-    let mut repo = Repo::open(&path, RepoConfig::default()).expect("open");
-    for i in 0..5 {
-        repo.change("victim", |tx| tx.counter("n").increment(i))
-            .expect("change");
-    }
-    repo.change("bystander", |tx| tx.register("x").set("intact"))
-        .expect("change");
-    for i in 0..3 {
-        repo.change("compacted", |tx| tx.counter("n").increment(i))
-            .expect("change");
-    }
-    repo.compact("compacted").expect("compact");
-    drop(repo);
-    (dir, path)
-}
-
-fn sql(path: &std::path::Path, statement: &str) {
-    let conn = rusqlite::Connection::open(path).expect("rusqlite open");
-    conn.execute_batch(statement).expect("sql");
-}
-
-#[test]
-fn a_corrupt_change_on_disk_gives_a_clear_error() {
-    let (_dir, path) = stored_replica();
-    {
-        let conn = rusqlite::Connection::open(&path).expect("rusqlite open");
-        let (offset, mut bytes): (i64, Vec<u8>) = conn
-            .query_row(
-                "SELECT offset, bytes FROM log WHERE doc = (SELECT key FROM docs WHERE id = 'victim')
-                 ORDER BY offset LIMIT 1 OFFSET 2",
-                [],
-                |row| Ok((row.get(0)?, row.get(1)?)),
-            )
-            .expect("a logged change");
-        let middle = bytes.len() / 2;
-        bytes[middle] ^= 0xff;
-        conn.execute(
-            "UPDATE log SET bytes = ?1 WHERE offset = ?2",
-            rusqlite::params![bytes, offset],
-        )
-        .expect("corrupt");
-    }
-    let mut repo = Repo::open(&path, RepoConfig::default()).expect("the store itself is fine");
-    let loaded = catch_unwind(AssertUnwindSafe(|| repo.to_json("victim")))
-        .unwrap_or_else(|_| panic!("loading a document with a corrupt change panicked"));
-    let err = loaded.expect_err("a corrupt change must not load");
-    assert!(!err.to_string().is_empty());
-    eprintln!("corrupt change: {err}");
-    assert_eq!(
-        repo.to_json("bystander")
-            .expect("other documents still load")["x"],
-        "intact"
-    );
-}
-
-#[test]
-fn corrupt_stored_values_give_clear_errors() {
-    let cases = [
-        ("a short epoch", "UPDATE meta SET epoch = x'0102'"),
-        ("a short device id", "UPDATE meta SET device = x''"),
-        ("a negative log head", "UPDATE meta SET log_head = -5"),
-        ("a negative sequence number", "UPDATE versions SET seq = -1"),
-        (
-            "a garbage snapshot",
-            "UPDATE docs SET snapshot = x'deadbeef' WHERE id = 'compacted'",
-        ),
-        (
-            "a garbage snapshot version",
-            "UPDATE docs SET snapshot_version = x'ff00' WHERE id = 'compacted'",
-        ),
-        (
-            "an invalid document id",
-            "UPDATE docs SET id = '' WHERE id = 'victim'",
-        ),
-        ("a schema from the future", "PRAGMA user_version = 99"),
-        ("another program's database", "PRAGMA application_id = 7"),
-    ];
-    for (what, statement) in cases {
-        let (_dir, path) = stored_replica();
-        sql(&path, statement);
-        let outcome = catch_unwind(AssertUnwindSafe(|| touch_everything(&path)));
-        match outcome {
-            Err(_) => panic!("{what}: panicked"),
-            Ok(Ok(())) => panic!("{what}: went unnoticed"),
-            Ok(Err(e)) => {
-                assert!(!e.to_string().is_empty());
-                eprintln!("{what}: {e}");
-            }
-        }
-    }
-}
-
-/// Opens the store, reads everything in it and writes to every document, through the public
-/// API.
-fn touch_everything(path: &std::path::Path) -> Result<(), Error> {
-    let mut repo = Repo::open(path, RepoConfig::default())?;
-    repo.integrity_check()?;
-    repo.status()?;
-    for id in repo.doc_ids()? {
-        repo.to_json(&id)?;
-        repo.doc_status(&id)?;
-        repo.change(&id, |tx| tx.counter("touched").increment(1))?;
-    }
-    Ok(())
-}
-
-#[test]
-fn damaged_pages_and_foreign_files_give_clear_errors() {
-    // Not a database at all.
-    let dir = tempfile::tempdir().expect("tempdir");
-    let junk = dir.path().join("junk.db");
-    std::fs::write(&junk, b"this is a text file, not a replica\n".repeat(200)).expect("write");
-    let err = Repo::open(&junk, RepoConfig::default()).expect_err("not a store");
-    assert!(
-        matches!(err, Error::Store(StoreError::NotAStore { .. })),
-        "{err:?}"
-    );
-
-    // Bytes overwritten in the middle of the file, at several places.
-    let (_dir, path) = stored_replica();
-    let original = std::fs::read(&path).expect("read");
-    let page = 4096;
-    let mut noticed = 0;
-    for at in (page..original.len()).step_by(page / 2) {
-        let mut bytes = original.clone();
-        for b in &mut bytes[at..(at + 64).min(original.len())] {
-            *b ^= 0xa5;
-        }
-        std::fs::write(&path, &bytes).expect("write");
-        match catch_unwind(AssertUnwindSafe(|| touch_everything(&path))) {
-            Err(_) => panic!("damage at byte {at}: panicked"),
-            Ok(Ok(())) => {}
-            Ok(Err(_)) => noticed += 1,
-        }
-    }
-    assert!(noticed > 0, "no damage was noticed");
 }
