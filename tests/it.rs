@@ -42,3 +42,5 @@ mod relay_postgres;
 mod forged_changes;
 #[path = "it/corrupt_store.rs"]
 mod corrupt_store;
+#[path = "it/durability_kill9.rs"]
+mod durability_kill9;
