@@ -44,3 +44,7 @@ mod forged_changes;
 mod corrupt_store;
 #[path = "it/durability_kill9.rs"]
 mod durability_kill9;
+#[path = "it/resume_and_resync.rs"]
+mod resume_and_resync;
+#[path = "it/receipts_and_tokens.rs"]
+mod receipts_and_tokens;
