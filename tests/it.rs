@@ -48,3 +48,5 @@ mod durability_kill9;
 mod resume_and_resync;
 #[path = "it/receipts_and_tokens.rs"]
 mod receipts_and_tokens;
+#[path = "it/concurrent_containers.rs"]
+mod concurrent_containers;

@@ -380,10 +380,21 @@ fn three_replicas_in_a_triangle_converge_without_storing_a_change_twice() {
     let mut r: Vec<Repo> = (0..3)
         .map(|_| Repo::in_memory(fast()).expect("repo"))
         .collect();
+    // The shared containers exist everywhere before anyone writes to them: containers created
+    // concurrently have their own tests (`concurrent_containers.rs`).
+    r[0].change("shared", |tx| {
+        tx.text("log").splice(0, 0, "start;")?;
+        tx.set("seen").add("start")
+    })
+    .expect("change");
+    for y in [1, 2] {
+        let (p, q) = pair(&mut r, 0, y);
+        sync(p, q);
+    }
     for round in 0..3 {
         for (i, repo) in r.iter_mut().enumerate() {
             repo.change("shared", |tx| {
-                tx.counter("n").increment(1)?;
+                tx.text("log").splice(0, 0, &format!("{i}-{round};"))?;
                 tx.set("seen").add(format!("{i}-{round}"))
             })
             .expect("change");
@@ -405,11 +416,14 @@ fn three_replicas_in_a_triangle_converge_without_storing_a_change_twice() {
         assert_converged(p, q);
     }
     let shared = r[0].to_json("shared").expect("shared");
-    assert_eq!(shared["n"], 9);
-    assert_eq!(shared["seen"].as_object().map(|m| m.len()), Some(9));
+    assert_eq!(shared["seen"].as_object().map(|m| m.len()), Some(10));
+    assert_eq!(
+        shared["log"].as_str().map(|t| t.matches(';').count()),
+        Some(10)
+    );
     for (i, repo) in r.iter_mut().enumerate() {
         assert_no_change_stored_twice(repo, &format!("replica {i}"));
-        assert_eq!(repo.status().expect("status").log_head, 18);
+        assert_eq!(repo.status().expect("status").log_head, 19);
     }
 }
 
@@ -447,29 +461,4 @@ fn changes_waiting_for_their_group_commit_go_out_with_the_next_sync() {
     run_until_quiet(&mut sa, &mut a, &mut sb, &mut b).expect("sync");
     assert_eq!(a.unflushed(), 0, "a sync commits what it sends");
     assert_eq!(b.to_json("cal").expect("cal")["title"], "v2");
-}
-
-#[test]
-fn counters_created_concurrently_still_add_up() {
-    let mut a = Repo::in_memory(fast()).expect("repo");
-    let mut b = Repo::in_memory(fast()).expect("repo");
-    // Both create the counter: two concurrent copies of it.
-    a.change("d", |tx| tx.counter("n").increment(1))
-        .expect("change");
-    b.change("d", |tx| tx.counter("n").increment(1))
-        .expect("change");
-    sync(&mut a, &mut b);
-    assert_eq!(a.to_json("d").expect("d")["n"], 2);
-    // Then both increment it concurrently.
-    a.change("d", |tx| tx.counter("n").increment(1))
-        .expect("change");
-    b.change("d", |tx| tx.counter("n").increment(1))
-        .expect("change");
-    sync(&mut a, &mut b);
-    assert_converged(&mut a, &mut b);
-    assert_eq!(
-        a.to_json("d").expect("d")["n"],
-        4,
-        "increments from every device add up"
-    );
 }
