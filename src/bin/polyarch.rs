@@ -20,7 +20,7 @@ use polyarch::{DocId, PeerStatus, Repo, RepoConfig};
 
 /// Inspects a Polyarch replica file.
 #[derive(Debug, Parser)]
-#[command(name = "polyarch", version, about)]
+#[command(name = "polyarch", version)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -169,7 +169,7 @@ fn status(file: &Path, json: bool) -> CliResult<()> {
     println!("documents:{}", status.documents);
     println!("unflushed:{}", status.unflushed);
     println!("pending:{}", status.pending);
-    println!("connected_peers:{}", status.peers.len());
+    println!("known_peers:{}", status.peers.len());
     for (i, peer) in status.peers.iter().enumerate() {
         println!("peer{i}:{}", peer_line(peer, now));
     }
