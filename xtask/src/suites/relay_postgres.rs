@@ -132,3 +132,23 @@ fn as_postgres(program: &Path) -> Command {
         Command::new(program)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Starts a real server, connects with `psql`, stops it. Installs PostgreSQL if missing.
+    #[test]
+    #[ignore = "installs and starts PostgreSQL: run with `cargo test -p xtask -- --ignored`"]
+    fn launches_a_server_that_accepts_connections() {
+        let (server, url) = launch().unwrap();
+        let dir = server.dir.clone();
+        let out = Command::new("psql")
+            .args([url.as_str(), "-tAc", "select 40 + 2"])
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "42", "{out:?}");
+        drop(server);
+        assert!(!dir.exists(), "the server's directory is removed");
+    }
+}
