@@ -40,6 +40,19 @@ pub enum StoreError {
         /// What the store was doing.
         op: &'static str,
     },
+    /// The database file could not be opened or created (a missing directory, no permission,
+    /// a read-only file system).
+    #[error(
+        "cannot open the store at {} ({source}): check that its directory exists and that \
+         this process may read and write there",
+        path.display()
+    )]
+    CannotOpen {
+        /// The file.
+        path: PathBuf,
+        /// SQLite's error.
+        source: rusqlite::Error,
+    },
     /// The file is not a SQLite database, or is one that another program made.
     #[error(
         "{} is not a Polyarch store (not a SQLite database, or one made by another program): \

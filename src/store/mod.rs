@@ -157,7 +157,10 @@ impl Store {
     /// [`StoreError::NewerSchema`] if a newer Polyarch wrote it, and [`StoreError::Busy`] if
     /// another process has it open.
     pub fn open(path: &FsPath, options: &StoreOptions) -> Result<Self, StoreError> {
-        let conn = Connection::open(path).ctx("opening the database file")?;
+        let conn = Connection::open(path).map_err(|source| StoreError::CannotOpen {
+            path: path.to_path_buf(),
+            source,
+        })?;
         Self::init(conn, Some(path), options)
     }
 
@@ -176,10 +179,18 @@ impl Store {
         conn.busy_timeout(BUSY_TIMEOUT)
             .ctx("setting the busy timeout")?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        // SQLite opens and reads the file lazily: what the file is shows on the first reads.
         let not_a_store = |op: &'static str| {
             move |e: rusqlite::Error| match (path, e.sqlite_error_code()) {
                 (Some(path), Some(rusqlite::ErrorCode::NotADatabase)) => StoreError::NotAStore {
                     path: path.to_path_buf(),
+                },
+                (
+                    Some(path),
+                    Some(rusqlite::ErrorCode::CannotOpen | rusqlite::ErrorCode::ReadOnly),
+                ) => StoreError::CannotOpen {
+                    path: path.to_path_buf(),
+                    source: e,
                 },
                 _ => StoreError::sqlite(op, e),
             }

@@ -121,6 +121,35 @@ fn identity_is_stable_across_reopen_and_epochs_differ() {
 }
 
 #[test]
+fn file_stores_are_configured_as_promised() {
+    let dir = tempfile::tempdir().unwrap();
+    let pragma = |store: &Store, name: &str| -> String {
+        store
+            .conn
+            .pragma_query_value(None, name, |r| r.get::<_, rusqlite::types::Value>(0))
+            .map(|v| format!("{v:?}"))
+            .unwrap()
+    };
+    let full = Store::open(&temp_path(&dir), &StoreOptions::default()).unwrap();
+    assert_eq!(pragma(&full, "journal_mode"), r#"Text("wal")"#);
+    assert_eq!(pragma(&full, "synchronous"), "Integer(2)", "FULL");
+    assert_eq!(pragma(&full, "auto_vacuum"), "Integer(2)", "INCREMENTAL");
+    assert_eq!(pragma(&full, "foreign_keys"), "Integer(1)");
+    assert_eq!(pragma(&full, "locking_mode"), r#"Text("exclusive")"#);
+    assert_eq!(
+        pragma(&full, "application_id"),
+        format!("Integer({})", schema::APPLICATION_ID)
+    );
+    let normal = Store::open(
+        &dir.path().join("normal.db"),
+        &StoreOptions { sync: Sync::Normal },
+    )
+    .unwrap();
+    assert_eq!(pragma(&normal, "synchronous"), "Integer(1)", "NORMAL");
+    assert_eq!(pragma(&mem(), "auto_vacuum"), "Integer(2)");
+}
+
+#[test]
 fn rotated_actor_persists() {
     let dir = tempfile::tempdir().unwrap();
     let path = temp_path(&dir);
@@ -432,6 +461,13 @@ fn files_that_are_not_stores_are_refused() {
     tamper(&other, "CREATE TABLE t (x); INSERT INTO t VALUES (1);");
     let err = Store::open(&other, &StoreOptions::default()).err().unwrap();
     assert!(matches!(err, StoreError::NotAStore { .. }), "{err}");
+
+    let nowhere = dir.path().join("missing-dir").join("replica.db");
+    let err = Store::open(&nowhere, &StoreOptions::default())
+        .err()
+        .unwrap();
+    assert!(matches!(err, StoreError::CannotOpen { .. }), "{err}");
+    assert!(err.to_string().contains("directory exists"));
 
     // An empty file is simply a new store.
     let empty = dir.path().join("empty.db");
