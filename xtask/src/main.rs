@@ -5,6 +5,7 @@
 //! - `bench`: run the benchmarks and print their results as a table.
 //! - `wasm`: build a crate for `wasm32-unknown-unknown` and print the artifact's size.
 //! - `fuzz`: run every cargo-fuzz target for a while.
+//! - `npm`: build the `polyarch` npm package (`bindings/wasm`) and pack it into `target/npm/`.
 //!
 //! Each command is a module; [`step`] prints headers and timings and names the failed step;
 //! [`setup`] installs tools idempotently; [`wasm`] holds the wasm32 toolchain and build logic;
@@ -12,6 +13,7 @@
 
 mod bench;
 mod fuzz;
+mod npm;
 mod setup;
 mod step;
 mod suites;
@@ -42,6 +44,9 @@ enum Command {
     Wasm(wasm::Options),
     /// Run every cargo-fuzz target in `fuzz/` for a fixed time (needs nightly Rust).
     Fuzz(fuzz::Options),
+    /// Build the `polyarch` npm package (`bindings/wasm`), print the wasm size, `npm pack` it
+    /// into `target/npm/`; `--test` then runs its Node tests against the tarball.
+    Npm(npm::Options),
 }
 
 fn main() -> ExitCode {
@@ -53,6 +58,7 @@ fn main() -> ExitCode {
         Command::Bench(opts) => bench::run(&root, &opts),
         Command::Wasm(opts) => wasm::run(&root, &opts),
         Command::Fuzz(opts) => fuzz::run(&root, &opts),
+        Command::Npm(opts) => npm::run(&root, &opts),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

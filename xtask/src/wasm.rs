@@ -61,6 +61,7 @@ pub fn run(root: &Path, opts: &Options) -> Result<()> {
         let spec = Build {
             package: &opts.package,
             release: !opts.dev,
+            opt_level: None,
         };
         let artifact = steps.run(&format!("wasm32 build: {}", opts.package), || {
             build(root, tc, &spec)
@@ -148,6 +149,9 @@ pub struct Build<'a> {
     pub package: &'a str,
     /// Release profile (else dev).
     pub release: bool,
+    /// Override the profile's `opt-level` (`"s"` for the npm package's size), through
+    /// `CARGO_PROFILE_<PROFILE>_OPT_LEVEL` so that no manifest changes.
+    pub opt_level: Option<&'a str>,
 }
 
 /// Build `spec` for wasm32 with `tc`; returns the artifact: the `.wasm` of a cdylib, else the
@@ -167,6 +171,10 @@ pub fn build(root: &Path, tc: Toolchain, spec: &Build) -> Result<PathBuf> {
     }
     if spec.release {
         cmd.arg("--release");
+    }
+    if let Some(level) = spec.opt_level {
+        let profile = if spec.release { "RELEASE" } else { "DEV" };
+        cmd.env(format!("CARGO_PROFILE_{profile}_OPT_LEVEL"), level);
     }
     if let Toolchain::Debian = tc {
         cmd.args(["-Z", "build-std=std,panic_abort", "--target-dir"])
@@ -235,8 +243,8 @@ fn manifest_path(root: &Path, package: &str) -> Result<String> {
         .with_context(|| format!("no package named {package} in the workspace"))
 }
 
-/// Print an artifact's size, raw and gzipped (best compression).
-pub fn report_size(path: &Path) -> Result<()> {
+/// Print an artifact's size, raw and gzipped (best compression); returns the gzipped size.
+pub fn report_size(path: &Path) -> Result<usize> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     let mut gz = GzEncoder::new(Vec::new(), Compression::best());
     gz.write_all(&bytes)?;
@@ -254,7 +262,7 @@ pub fn report_size(path: &Path) -> Result<()> {
         zipped,
         human(zipped)
     );
-    Ok(())
+    Ok(zipped)
 }
 
 /// A byte count in KiB or MiB.

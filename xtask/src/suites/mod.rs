@@ -36,7 +36,7 @@ pub struct Ctx {
     pub root: PathBuf,
     /// `--quick` was given.
     pub quick: bool,
-    /// Environment for every test run (`POLYARCH_SOAK`, a test database's URL, ...).
+    /// Environment for every test run (`POLYARCH_SOAK`, ...).
     pub test_env: Vec<(String, String)>,
 }
 
@@ -51,7 +51,7 @@ pub fn run(root: &Path, opts: &Options) -> Result<()> {
         ctx.test_env.push(("POLYARCH_SOAK".into(), "1".into()));
     }
     let mut steps = Steps::new();
-    let result = run_suites(&mut ctx, &mut steps);
+    let result = run_suites(&ctx, &mut steps);
     steps.summary();
     match &result {
         Ok(()) => println!("xtask test: every step passed"),
@@ -60,7 +60,7 @@ pub fn run(root: &Path, opts: &Options) -> Result<()> {
     result
 }
 
-fn run_suites(ctx: &mut Ctx, steps: &mut Steps) -> Result<()> {
+fn run_suites(ctx: &Ctx, steps: &mut Steps) -> Result<()> {
     checks::fmt(ctx, steps)?;
     checks::clippy(ctx, steps)?;
     checks::doc(ctx, steps)?;
@@ -68,8 +68,7 @@ fn run_suites(ctx: &mut Ctx, steps: &mut Steps) -> Result<()> {
     benches::compile(ctx, steps)?;
     wasm_node::run(ctx, steps)?;
     browser::run(ctx, steps)?;
-    // Kept alive (and stopped on drop) while the Rust tests run against it.
-    let _postgres = relay_postgres::start(ctx, steps)?;
+    relay_postgres::ensure(ctx, steps)?;
     rust_tests::run(ctx, steps)
 }
 

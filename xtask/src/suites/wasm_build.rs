@@ -17,9 +17,10 @@ pub fn run(ctx: &Ctx, steps: &mut Steps) -> Result<()> {
     let spec = wasm::Build {
         package: "polyarch",
         release: true,
+        opt_level: None,
     };
     let artifact = steps.run("wasm32 build: polyarch (lib, default features)", || {
         wasm::build(&ctx.root, tc, &spec)
     })?;
-    wasm::report_size(&artifact)
+    wasm::report_size(&artifact).map(drop)
 }
