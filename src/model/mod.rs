@@ -76,6 +76,8 @@ mod json;
 mod local;
 mod path;
 mod resolve;
+#[cfg(test)]
+mod tests;
 mod tx;
 mod value;
 mod view;

@@ -124,7 +124,13 @@ impl<'t, 'a> SetMut<'t, 'a> {
                 None => tx.put_object(&obj.0, resolve::prop(seg), ObjType::Map)?,
             },
         };
-        tx.put(&set, member.into(), true)?;
+        let member = member.into();
+        // automerge skips a put of the value already there; the new operation is what lets
+        // this add survive a concurrent remove, so replace the old one.
+        if tx.get(&set, member.as_str())?.is_some() {
+            tx.delete(&set, member.as_str())?;
+        }
+        tx.put(&set, member, true)?;
         Ok(())
     }
 

@@ -1,7 +1,9 @@
 //! Collaborative text: concurrent insertions interleave by character.
 
 use automerge::transaction::{Transactable, Transaction};
-use automerge::{Automerge, AutomergeError, Cursor, CursorPosition, ObjId, ObjType, ReadDoc};
+use automerge::{
+    Automerge, AutomergeError, ChangeHash, Cursor, CursorPosition, ObjId, ObjType, ReadDoc,
+};
 
 use crate::model::resolve;
 use crate::model::{Kind, ModelError, Path, Tx};
@@ -68,11 +70,16 @@ impl<'a, D: ReadDoc> TextRef<'a, D> {
     pub fn is_empty(&self) -> Result<bool, ModelError> {
         Ok(self.len()? == 0)
     }
+}
 
+impl TextRef<'_, Automerge> {
     /// A stable cursor at `pos` (0 to the length): it stays before the same character while
     /// text is inserted and deleted around it, on this device and others. A cursor at the end
     /// follows the end. Store it as a string; turn it back into a position with
-    /// [`cursor_position`](Self::cursor_position).
+    /// [`cursor_position`](Self::cursor_position). (Cursors are read from a [`DocView`]: the
+    /// committed document.)
+    ///
+    /// [`DocView`]: crate::model::DocView
     pub fn cursor(&self, pos: usize) -> Result<String, ModelError> {
         let obj = self.existing()?;
         let len = self.doc.length(&obj);
@@ -91,19 +98,26 @@ impl<'a, D: ReadDoc> TextRef<'a, D> {
     }
 
     /// The current position of a cursor made by [`cursor`](Self::cursor). When its character
-    /// was deleted, the position where it was.
+    /// was deleted, the position where it was. Takes time proportional to the text's history:
+    /// the cursor, which may come from anywhere, is checked against every element.
     pub fn cursor_position(&self, cursor: &str) -> Result<usize, ModelError> {
         let obj = self.existing()?;
         let invalid = || ModelError::InvalidCursor {
             cursor: cursor.chars().take(100).collect(),
         };
-        // automerge's parser slices the string by bytes: give it ASCII only.
-        if cursor.is_empty() || !cursor.is_ascii() {
+        // automerge's parser slices the string by bytes, so it gets ASCII only; and cursors
+        // made here never move backwards ("-" prefix).
+        if cursor.is_empty() || !cursor.is_ascii() || cursor.starts_with('-') {
             return Err(invalid());
         }
         let parsed = Cursor::try_from(cursor).map_err(|_| invalid())?;
+        // automerge's indexed lookup asserts that the cursor's element belongs to this text, so
+        // a cursor into another object would panic. Reading "at" the current heads plus one that
+        // does not exist gives the same state through the lookup that checks instead.
+        let mut heads = self.doc.get_heads();
+        heads.push(ChangeHash([0; 32]));
         self.doc
-            .get_cursor_position(&obj, &parsed, None)
+            .get_cursor_position(&obj, &parsed, Some(&heads))
             .map_err(|_| invalid())
     }
 }
@@ -129,7 +143,10 @@ impl<'t, 'a> TextMut<'t, 'a> {
     /// or paste does. The text (and missing maps above it) is created when missing.
     pub fn splice(&mut self, pos: usize, delete: usize, insert: &str) -> Result<(), ModelError> {
         let Tx { inner: tx, rec } = &mut *self.tx;
-        let obj = resolve::make_obj(tx, &self.path, ObjType::Text)?;
+        let obj = match rec.known_text(tx, &self.path) {
+            Some(obj) => obj,
+            None => resolve::make_obj(tx, &self.path, ObjType::Text)?,
+        };
         let out_of_range = |index: usize, len: usize| ModelError::IndexOutOfRange {
             path: self.path.clone(),
             index,
@@ -144,7 +161,7 @@ impl<'t, 'a> TextMut<'t, 'a> {
             }
             del = isize::try_from(delete).map_err(|_| out_of_range(end, len))?;
         }
-        rec.splice(tx, &obj, pos, delete, insert);
+        rec.splice(tx, &self.path, &obj, (pos, delete, insert));
         match tx.splice_text(&obj, pos, del, insert) {
             Err(AutomergeError::InvalidIndex(_)) => Err(out_of_range(pos, tx.length(&obj))),
             other => Ok(other?),

@@ -1,0 +1,117 @@
+use super::{doc, fork, sync, write};
+use crate::model::{Kind, ModelError, Path, Value};
+
+#[test]
+fn set_then_get() {
+    let mut d = doc(1);
+    assert_eq!(d.view().register(["a", "b"]).get().unwrap(), None);
+    write(&mut d, |tx| tx.register(["a", "b"]).set(42));
+    let r = d.view().register(["a", "b"]);
+    assert_eq!(r.get().unwrap(), Some(Value::Int(42)));
+    assert_eq!(r.conflicts().unwrap(), [Value::Int(42)]);
+    write(&mut d, |tx| tx.register(["a", "b"]).set("x"));
+    assert_eq!(
+        d.view().register(["a", "b"]).get().unwrap(),
+        Some("x".into())
+    );
+}
+
+#[test]
+fn concurrent_writes_keep_every_value_and_a_deterministic_winner() {
+    let mut a = doc(1);
+    write(&mut a, |tx| tx.register(["title"]).set("base"));
+    let mut b = fork(&a, 2);
+    write(&mut a, |tx| tx.register(["title"]).set("from a"));
+    write(&mut b, |tx| tx.register(["title"]).set("from b"));
+    sync(&mut a, &mut b);
+    for d in [&a, &b] {
+        let r = d.view().register(["title"]);
+        let all = r.conflicts().unwrap();
+        assert_eq!(all.len(), 2);
+        assert_eq!(
+            Some(all[0].clone()),
+            r.get().unwrap(),
+            "the winner comes first"
+        );
+        assert!(all.contains(&"from a".into()) && all.contains(&"from b".into()));
+    }
+    assert_eq!(
+        a.view().register(["title"]).get().unwrap(),
+        b.view().register(["title"]).get().unwrap()
+    );
+
+    // Writing resolves the conflict, on both devices once synced.
+    write(&mut b, |tx| tx.register(["title"]).set("agreed"));
+    sync(&mut a, &mut b);
+    assert_eq!(
+        a.view().register(["title"]).conflicts().unwrap(),
+        ["agreed".into()]
+    );
+}
+
+#[test]
+fn registers_refuse_other_kinds() {
+    let mut d = doc(1);
+    write(&mut d, |tx| {
+        tx.counter(["n"]).increment(1)?;
+        tx.text(["t"]).splice(0, 0, "hi")
+    });
+    let err = d.view().register(["n"]).get().unwrap_err();
+    assert!(matches!(
+        err,
+        ModelError::TypeMismatch {
+            expected: Kind::Register,
+            found: Kind::Counter,
+            ..
+        }
+    ));
+    let err = d
+        .transact(false, |tx| tx.register(["t"]).set(1))
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        ModelError::TypeMismatch {
+            found: Kind::Text,
+            ..
+        }
+    ));
+    let err = d
+        .transact(false, |tx| tx.register(Path::root()).set(1))
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        ModelError::TypeMismatch {
+            found: Kind::Map,
+            ..
+        }
+    ));
+    assert!(err.to_string().contains("expected a register"), "{err}");
+}
+
+#[test]
+fn every_value_type_round_trips() {
+    let mut d = doc(1);
+    let values = [
+        Value::Null,
+        Value::Bool(true),
+        Value::Int(-7),
+        Value::F64(1.5),
+        Value::Str("é😀".into()),
+        Value::Bytes(vec![0, 255]),
+        Value::Timestamp(1_700_000_000_000),
+    ];
+    for (i, v) in values.iter().enumerate() {
+        let v = v.clone();
+        write(&mut d, |tx| tx.register([i.to_string().as_str()]).set(v));
+    }
+    for (i, v) in values.iter().enumerate() {
+        assert_eq!(
+            d.view()
+                .register([i.to_string().as_str()])
+                .get()
+                .unwrap()
+                .as_ref(),
+            Some(v)
+        );
+    }
+}
