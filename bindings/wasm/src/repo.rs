@@ -1,0 +1,338 @@
+//! `Repo`: one device's replica, as JavaScript sees it.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::sync::{Arc, Mutex};
+
+use js_sys::{Array, Function};
+use polyarch::{DocEvent, RepoConfig, SubscriptionId, TextUnits};
+use wasm_bindgen::prelude::*;
+
+use crate::convert;
+use crate::error::{self, BindingError};
+use crate::handles::{
+    CounterHandle, ListHandle, MapHandle, RegisterHandle, SetHandle, Target, TextHandle,
+};
+use crate::storage::{self, Storage};
+use crate::transaction::Transaction;
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_namespace = console, js_name = error)]
+    fn console_error(message: &str, error: &JsValue);
+}
+
+/// Events queued by the core's subscriptions (which must be `Send`), delivered to the JS
+/// listeners once the core call has returned.
+type Queue = Arc<Mutex<Vec<(u32, DocEvent)>>>;
+
+/// What a `Repo` and its handles and sessions share.
+pub(crate) struct Shared {
+    repo: RefCell<Option<polyarch::Repo>>,
+    queue: Queue,
+    listeners: RefCell<HashMap<u32, (SubscriptionId, Function)>>,
+    next_listener: RefCell<u32>,
+    on_error: Option<Function>,
+}
+
+impl Shared {
+    /// Runs `f` on the core repo, then delivers the events it queued.
+    pub(crate) fn with<T>(
+        &self,
+        f: impl FnOnce(&mut polyarch::Repo) -> Result<T, JsValue>,
+    ) -> Result<T, JsValue> {
+        let result = {
+            let mut guard = self
+                .repo
+                .try_borrow_mut()
+                .map_err(|_| JsValue::from(BindingError::RepoBusy))?;
+            let repo = guard.as_mut().ok_or(BindingError::Closed)?;
+            f(repo)
+        };
+        self.dispatch();
+        result
+    }
+
+    /// Calls the listeners of every queued event. A listener that throws is reported and the
+    /// others still run.
+    fn dispatch(&self) {
+        loop {
+            let batch = match self.queue.lock() {
+                Ok(mut q) => std::mem::take(&mut *q),
+                Err(poisoned) => std::mem::take(&mut *poisoned.into_inner()),
+            };
+            if batch.is_empty() {
+                return;
+            }
+            for (key, event) in batch {
+                let listener = self.listeners.borrow().get(&key).map(|(_, f)| f.clone());
+                if let Some(listener) = listener {
+                    let js_event = convert::serialize(&event);
+                    if let Err(thrown) = listener.call1(&JsValue::NULL, &js_event) {
+                        self.report(&thrown);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Reports an error thrown by a listener: to `onError` if given, else `console.error`.
+    fn report(&self, thrown: &JsValue) {
+        let reported = self
+            .on_error
+            .as_ref()
+            .is_some_and(|f| f.call1(&JsValue::NULL, thrown).is_ok());
+        if !reported {
+            console_error("polyarch: a subscriber threw", thrown);
+        }
+    }
+}
+
+/// One device's replica of a set of documents.
+///
+/// ```js
+/// const repo = await Repo.open({ name: "notes", storage: "memory" });
+/// repo.text("note-1", "body").splice(0, 0, "Hello");
+/// repo.text("note-1", "body").toString(); // "Hello"
+/// ```
+#[wasm_bindgen]
+pub struct Repo {
+    shared: Rc<Shared>,
+}
+
+#[wasm_bindgen]
+impl Repo {
+    /// Opens a replica: `{ name, storage: "memory" | "opfs", onError? }`. `"opfs"` persists
+    /// it with SQLite in the Origin Private File System and works only in a dedicated Worker.
+    pub async fn open(options: JsValue) -> Result<Repo, JsValue> {
+        let name = convert::prop(&options, "name")
+            .map(|n| {
+                n.as_string()
+                    .ok_or_else(|| error::invalid("`name` to be a string"))
+            })
+            .transpose()?
+            .unwrap_or_else(|| "polyarch".into());
+        let storage = match convert::prop(&options, "storage").and_then(|s| s.as_string()) {
+            None => Storage::Memory,
+            Some(s) => Storage::parse(&s)?,
+        };
+        let on_error =
+            convert::prop(&options, "onError").and_then(|f| f.dyn_into::<Function>().ok());
+        let config = RepoConfig {
+            text_units: TextUnits::Utf16,
+            label: convert::prop(&options, "label")
+                .and_then(|l| l.as_string())
+                .unwrap_or_default(),
+            ..RepoConfig::default()
+        };
+        let repo = storage::open(storage, &name, config).await?;
+        Ok(Repo {
+            shared: Rc::new(Shared {
+                repo: RefCell::new(Some(repo)),
+                queue: Arc::default(),
+                listeners: RefCell::default(),
+                next_listener: RefCell::new(0),
+                on_error,
+            }),
+        })
+    }
+
+    /// This device's id (hex).
+    #[wasm_bindgen(getter, js_name = deviceId)]
+    pub fn device_id(&self) -> Result<String, JsValue> {
+        self.shared.with(|r| Ok(r.device_id().to_string()))
+    }
+
+    /// The ids of every document in this replica.
+    #[wasm_bindgen(js_name = docIds)]
+    pub fn doc_ids(&self) -> Result<Array, JsValue> {
+        self.shared.with(|r| {
+            let ids = r.doc_ids().map_err(error::core)?;
+            Ok(ids
+                .iter()
+                .map(|d| JsValue::from_str(&d.to_string()))
+                .collect())
+        })
+    }
+
+    /// Creates an empty document; returns whether it was new.
+    pub fn create(&self, doc: &str) -> Result<bool, JsValue> {
+        let id = convert::doc_id(doc)?;
+        self.shared.with(|r| r.create(id).map_err(error::core))
+    }
+
+    /// Whether the document exists.
+    pub fn has(&self, doc: &str) -> Result<bool, JsValue> {
+        let id = convert::doc_id(doc)?;
+        self.shared.with(|r| r.contains(id).map_err(error::core))
+    }
+
+    /// One atomic change: `callback(tx)` records operations on `tx` (a [`Transaction`]), which
+    /// land together when it returns, or not at all if it throws (the error is rethrown).
+    /// Returns the receipt, or `null` if nothing was changed.
+    pub fn change(&self, doc: &str, callback: &Function) -> Result<JsValue, JsValue> {
+        let id = convert::doc_id(doc)?;
+        let tx = Transaction::new();
+        callback.call1(&JsValue::NULL, &JsValue::from(tx.clone()))?;
+        let ops = tx.finish();
+        self.shared.with(|r| {
+            let done = r.change(id, |t| ops.iter().try_for_each(|op| op.apply(t)));
+            let done = done.map_err(error::core)?;
+            Ok(done
+                .receipt
+                .as_ref()
+                .map_or(JsValue::NULL, convert::receipt))
+        })
+    }
+
+    /// The document as plain JS objects (text as strings, counters as numbers, sets as arrays).
+    #[wasm_bindgen(js_name = toJSON)]
+    pub fn to_json(&self, doc: &str) -> Result<JsValue, JsValue> {
+        let id = convert::doc_id(doc)?;
+        self.shared.with(|r| {
+            r.to_json(id)
+                .map(|j| convert::json(&j))
+                .map_err(error::core)
+        })
+    }
+
+    /// A register (last writer wins, concurrent values kept as conflicts) at `path`.
+    pub fn register(&self, doc: &str, path: JsValue) -> Result<RegisterHandle, JsValue> {
+        Ok(RegisterHandle::new(self.target(doc, &path)?))
+    }
+
+    /// A counter at `path`.
+    pub fn counter(&self, doc: &str, path: JsValue) -> Result<CounterHandle, JsValue> {
+        Ok(CounterHandle::new(self.target(doc, &path)?))
+    }
+
+    /// An add-wins set of strings at `path`.
+    pub fn set(&self, doc: &str, path: JsValue) -> Result<SetHandle, JsValue> {
+        Ok(SetHandle::new(self.target(doc, &path)?))
+    }
+
+    /// Collaborative text at `path` (positions in UTF-16 code units).
+    pub fn text(&self, doc: &str, path: JsValue) -> Result<TextHandle, JsValue> {
+        Ok(TextHandle::new(self.target(doc, &path)?))
+    }
+
+    /// A map at `path`.
+    pub fn map(&self, doc: &str, path: JsValue) -> Result<MapHandle, JsValue> {
+        Ok(MapHandle::new(self.target(doc, &path)?))
+    }
+
+    /// A list of scalars at `path`.
+    pub fn list(&self, doc: &str, path: JsValue) -> Result<ListHandle, JsValue> {
+        Ok(ListHandle::new(self.target(doc, &path)?))
+    }
+
+    /// Calls `listener(event)` after every change to `doc` (local, or remote once applied);
+    /// `doc` may be `null` for every document. Returns a function that unsubscribes.
+    /// `event` is `{ doc, origin, patches }`.
+    pub fn subscribe(&self, doc: Option<String>, listener: Function) -> Result<Function, JsValue> {
+        let id = doc.as_deref().map(convert::doc_id).transpose()?;
+        let key = {
+            let mut next = self.shared.next_listener.borrow_mut();
+            *next += 1;
+            *next
+        };
+        let queue = self.shared.queue.clone();
+        let sub = self.shared.with(|r| {
+            Ok(r.subscribe(id.as_ref(), move |event| {
+                if let Ok(mut q) = queue.lock() {
+                    q.push((key, event.clone()));
+                }
+            }))
+        })?;
+        self.shared
+            .listeners
+            .borrow_mut()
+            .insert(key, (sub, listener));
+        let weak = Rc::downgrade(&self.shared);
+        let unsubscribe = Closure::once_into_js(move || {
+            if let Some(shared) = weak.upgrade() {
+                let removed = shared.listeners.borrow_mut().remove(&key);
+                if let Some((sub, _)) = removed {
+                    let _ = shared.with(|r| Ok(r.unsubscribe(sub)));
+                }
+            }
+        });
+        Ok(unsubscribe.unchecked_into())
+    }
+
+    /// Commits changes waiting for a group commit; returns their receipts.
+    pub fn flush(&self) -> Result<Array, JsValue> {
+        self.shared.with(|r| {
+            let receipts = r.flush().map_err(error::core)?;
+            Ok(receipts.iter().map(convert::receipt).collect())
+        })
+    }
+
+    /// How far a change has travelled: `{ onDisk, ackedBy: string[] }`.
+    #[wasm_bindgen(js_name = receiptStatus)]
+    pub fn receipt_status(&self, receipt: JsValue) -> Result<JsValue, JsValue> {
+        let receipt = convert::receipt_from(&receipt)?;
+        self.shared.with(|r| {
+            let status = r.receipt_status(&receipt).map_err(error::core)?;
+            let acked: Vec<String> = status.acked_by.iter().map(|d| d.to_string()).collect();
+            let obj = js_sys::Object::new();
+            let _ = js_sys::Reflect::set(&obj, &"onDisk".into(), &status.on_disk.into());
+            let _ = js_sys::Reflect::set(&obj, &"ackedBy".into(), &convert::strings(&acked));
+            Ok(obj.into())
+        })
+    }
+
+    /// A version token for the document (carry it to another replica's `hasCaughtUp`).
+    pub fn version(&self, doc: &str) -> Result<String, JsValue> {
+        let id = convert::doc_id(doc)?;
+        self.shared
+            .with(|r| Ok(r.version(id).map_err(error::core)?.to_token()))
+    }
+
+    /// Whether this replica holds everything a version token from `version` names
+    /// (read-your-writes across devices).
+    #[wasm_bindgen(js_name = hasCaughtUp)]
+    pub fn has_caught_up(&self, doc: &str, token: &str) -> Result<bool, JsValue> {
+        let id = convert::doc_id(doc)?;
+        let version =
+            polyarch::VersionVector::from_token(token).map_err(|e| error::core(e.into()))?;
+        self.shared
+            .with(|r| r.has_caught_up(id, &version).map_err(error::core))
+    }
+
+    /// The replica's status: device, epoch, log head, peers and their lag.
+    pub fn status(&self) -> Result<JsValue, JsValue> {
+        self.shared
+            .with(|r| Ok(convert::serialize(&r.status().map_err(error::core)?)))
+    }
+
+    /// Closes the replica (flushing first). Every later call throws `CLOSED`.
+    pub fn close(&self) -> Result<(), JsValue> {
+        let repo = self
+            .shared
+            .repo
+            .try_borrow_mut()
+            .map_err(|_| JsValue::from(BindingError::RepoBusy))?
+            .take();
+        match repo {
+            Some(repo) => repo.close().map_err(error::core),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Repo {
+    fn target(&self, doc: &str, path: &JsValue) -> Result<Target, JsValue> {
+        Ok(Target {
+            shared: self.shared.clone(),
+            doc: convert::doc_id(doc)?,
+            path: convert::path(path)?,
+        })
+    }
+
+    /// The state shared with sessions.
+    pub(crate) fn shared(&self) -> Rc<Shared> {
+        self.shared.clone()
+    }
+}

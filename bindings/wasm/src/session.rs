@@ -1,0 +1,110 @@
+//! `SyncSession`: one connection's sync state, frames in and frames out. The transport (a
+//! WebSocket, `postMessage`, a test loop) belongs to the caller.
+
+use std::rc::Rc;
+
+use js_sys::{Array, Uint8Array};
+use polyarch::sync::{Session, SessionConfig, SessionState};
+use wasm_bindgen::prelude::*;
+
+use crate::repo::{Repo, Shared};
+use crate::{convert, error};
+
+/// The sync protocol for one connection of a repo. Send every frame that `start`, `receive`
+/// and `poll` return, in order; call `poll` after local changes.
+///
+/// ```js
+/// const a = new SyncSession(repoA), b = new SyncSession(repoB);
+/// let toB = a.start(), toA = b.start();
+/// while (toA.length || toB.length) {
+///   const nextA = toB.flatMap(f => b.receive(f));
+///   toB = toA.flatMap(f => a.receive(f));
+///   toA = nextA;
+/// }
+/// ```
+#[wasm_bindgen]
+pub struct SyncSession {
+    shared: Rc<Shared>,
+    session: Session,
+}
+
+#[wasm_bindgen]
+impl SyncSession {
+    /// A session for `repo`; `options.token` is an access token to present.
+    #[wasm_bindgen(constructor)]
+    pub fn new(repo: &Repo, options: JsValue) -> SyncSession {
+        let mut config = SessionConfig::default();
+        if let Some(token) = convert::prop(&options, "token").and_then(|t| t.as_string()) {
+            config.token = token;
+        }
+        SyncSession {
+            shared: repo.shared(),
+            session: Session::new(config),
+        }
+    }
+
+    /// The opening frames (the hello).
+    pub fn start(&mut self) -> Result<Array, JsValue> {
+        let session = &mut self.session;
+        self.shared
+            .with(|r| session.start(r).map(convert::frames).map_err(error::sync))
+    }
+
+    /// Handles one received frame; returns the frames to send back. A bad frame throws
+    /// (`SYNC_WIRE`, ...) and leaves the repo unchanged.
+    pub fn receive(&mut self, frame: &Uint8Array) -> Result<Array, JsValue> {
+        let bytes = frame.to_vec();
+        let session = &mut self.session;
+        self.shared.with(|r| {
+            session
+                .receive(r, &bytes)
+                .map(convert::frames)
+                .map_err(error::sync)
+        })
+    }
+
+    /// Frames carrying local changes made since the last call.
+    pub fn poll(&mut self) -> Result<Array, JsValue> {
+        let session = &mut self.session;
+        self.shared
+            .with(|r| session.poll(r).map(convert::frames).map_err(error::sync))
+    }
+
+    /// `"handshaking"`, `"catching-up"` or `"in-sync"`.
+    #[wasm_bindgen(getter)]
+    pub fn state(&self) -> Result<String, JsValue> {
+        let session = &self.session;
+        self.shared.with(|r| {
+            Ok(match session.state(&*r) {
+                SessionState::Handshaking => "handshaking",
+                SessionState::CatchingUp => "catching-up",
+                SessionState::InSync => "in-sync",
+            }
+            .to_owned())
+        })
+    }
+
+    /// The peer's device id (hex), once it said hello.
+    #[wasm_bindgen(getter)]
+    pub fn peer(&self) -> Option<String> {
+        self.session.peer().map(|d| d.to_string())
+    }
+
+    /// Counters: `{ framesIn, framesOut, bytesIn, bytesOut, changesIn, changesOut }`.
+    #[wasm_bindgen(getter)]
+    pub fn stats(&self) -> JsValue {
+        let s = self.session.stats();
+        let obj = js_sys::Object::new();
+        for (k, v) in [
+            ("framesIn", s.frames_in),
+            ("framesOut", s.frames_out),
+            ("bytesIn", s.bytes_in),
+            ("bytesOut", s.bytes_out),
+            ("changesIn", s.changes_in),
+            ("changesOut", s.changes_out),
+        ] {
+            let _ = js_sys::Reflect::set(&obj, &k.into(), &JsValue::from_f64(v as f64));
+        }
+        obj.into()
+    }
+}

@@ -1,0 +1,70 @@
+//! Where a repo keeps its SQLite database: in memory, or (on wasm32, in a dedicated Worker)
+//! in the Origin Private File System through `sqlite-wasm-vfs`'s `sahpool` VFS.
+//!
+//! The VFS is chosen by target, not by a cargo feature: native builds (tests) only know memory.
+//! `sahpool` supports neither WAL nor concurrent connections; the core store accepts the
+//! journal mode the VFS keeps, and Web Locks in the JS layer keep one connection per origin.
+
+use polyarch::{Repo, RepoConfig};
+use wasm_bindgen::JsValue;
+
+use crate::error::{self, BindingError};
+
+/// A storage kind from `Repo.open({ storage })`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Storage {
+    /// In memory: gone when the repo is dropped.
+    Memory,
+    /// SQLite on OPFS (dedicated Workers only).
+    Opfs,
+}
+
+impl Storage {
+    /// `"memory"` or `"opfs"`.
+    pub fn parse(s: &str) -> Result<Self, JsValue> {
+        match s {
+            "memory" => Ok(Storage::Memory),
+            "opfs" => Ok(Storage::Opfs),
+            _ => Err(error::invalid("`storage` to be \"memory\" or \"opfs\"")),
+        }
+    }
+}
+
+/// Opens a repo on `storage`.
+pub async fn open(storage: Storage, name: &str, config: RepoConfig) -> Result<Repo, JsValue> {
+    match storage {
+        Storage::Memory => Repo::in_memory(config).map_err(error::core),
+        Storage::Opfs => opfs(name, config).await,
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+async fn opfs(name: &str, config: RepoConfig) -> Result<Repo, JsValue> {
+    use sqlite_wasm_rs::WasmOsCallback;
+    use sqlite_wasm_vfs::sahpool::{OpfsSAHPoolCfg, install};
+    use std::cell::Cell;
+
+    thread_local! {
+        static INSTALLED: Cell<bool> = const { Cell::new(false) };
+    }
+    if !INSTALLED.with(Cell::get) {
+        install::<WasmOsCallback>(&OpfsSAHPoolCfg::default(), true)
+            .await
+            .map_err(|e| BindingError::StorageUnavailable {
+                why: format!(
+                    "OPFS needs a dedicated Worker in a secure context, and one tab at a time \
+                     ({e:?})"
+                ),
+            })?;
+        INSTALLED.with(|i| i.set(true));
+    }
+    Repo::open(format!("/{name}.polyarch"), config).map_err(error::core)
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+async fn opfs(_name: &str, _config: RepoConfig) -> Result<Repo, JsValue> {
+    Err(BindingError::StorageUnavailable {
+        why: "OPFS exists only in browsers (in a dedicated Worker)".into(),
+    }
+    .into())
+}
