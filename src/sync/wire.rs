@@ -55,6 +55,7 @@
 //!
 //! - `u8`: one byte.
 //! - `uint`: an unsigned LEB128 integer of at most 10 bytes whose value fits in 64 bits.
+//!   Encoders write the shortest form; decoders also accept longer ones.
 //! - `id16`: 16 raw bytes (a device id or an epoch).
 //! - `bytes(max)`: a `uint` length `n` of at most `max`, then `n` bytes. Where no `max` is given,
 //!   the length is bounded only by the bytes left in the payload.
@@ -70,8 +71,8 @@
 //! Any other tag value is rejected. Every payload must be read to its last byte: a decoder
 //! rejects trailing bytes.
 //!
-//! Counts in `Changes` and `Summary` refer to two per-frame tables so that repeated ids cost a
-//! one-byte index instead of up to 256 bytes:
+//! `Changes` and `Summary` name documents and actors through per-frame tables, so that an id
+//! repeated in a frame costs an index of a byte or two instead of up to 256 bytes:
 //!
 //! - *document table*: `count(max_docs_per_frame)`, then that many `doc`.
 //! - *actor table*: `count(max_actors_per_frame)`, then that many `actor`.

@@ -332,9 +332,11 @@ fn every_variant_round_trips() {
                 .unwrap_or_else(|e| panic!("seed {seed} variant {variant}: {e}\n{msg:?}"));
             assert_eq!(back, msg, "seed {seed} variant {variant}");
             assert_eq!(frame_len(&frame, &limits), Some(Ok(frame.len())));
-            let frames = encode_many(std::slice::from_ref(&msg), &limits).unwrap();
-            assert_eq!(frames.len(), 1, "seed {seed}: small messages are not split");
-            assert_eq!(decode(&frames[0], &limits).unwrap(), msg);
+            if seed % 4 == 0 {
+                let frames = encode_many(std::slice::from_ref(&msg), &limits).unwrap();
+                assert_eq!(frames.len(), 1, "seed {seed}: small messages are not split");
+                assert_eq!(decode(&frames[0], &limits).unwrap(), msg);
+            }
         }
     }
 }
@@ -506,7 +508,7 @@ fn splitting_respects_count_limits() {
 fn summaries_and_snapshots_split_with_last_on_the_last_part() {
     let mut rng = StdRng::seed_from_u64(11);
     let actors: Vec<ActorId> = (0..100).map(|_| random_actor(&mut rng)).collect();
-    let docs: Vec<(DocId, VersionVector)> = (0..30_000)
+    let docs: Vec<(DocId, VersionVector)> = (0..15_000)
         .map(|i| {
             (
                 doc(&format!("calendar/{i:08}")),
@@ -515,7 +517,7 @@ fn summaries_and_snapshots_split_with_last_on_the_last_part() {
         })
         .collect();
     let limits = Limits {
-        max_docs_per_frame: 10_000,
+        max_docs_per_frame: 5_000,
         ..Limits::default()
     };
     for last in [true, false] {
