@@ -71,7 +71,9 @@ pub fn build(root: &Path, steps: &mut Steps, wasm_opt: bool) -> Result<PathBuf> 
     let artifact = steps.run(&format!("wasm32 build: {CRATE} (opt-level s)"), || {
         wasm::build(root, tc, &spec)
     })?;
-    let cli = steps.run("wasm-bindgen-cli (pinned)", || wasm::ensure_bindgen_cli(root))?;
+    let cli = steps.run("wasm-bindgen-cli (pinned)", || {
+        wasm::ensure_bindgen_cli(root)
+    })?;
     let out = root.join("target/npm");
     let pkg = out.join("pkg");
     if pkg.exists() {
@@ -83,13 +85,11 @@ pub fn build(root: &Path, steps: &mut Steps, wasm_opt: bool) -> Result<PathBuf> 
     })?;
     let module = dist.join("polyarch_wasm_bg.wasm");
     if wasm_opt {
-        let optimized = steps.run("wasm-opt -Os (npm binaryen)", || {
-            match ensure_wasm_opt() {
-                Ok(bin) => run_wasm_opt(&bin, &module).map(|()| true),
-                Err(e) => {
-                    println!("warning: wasm-opt unavailable, shipping the module as built: {e:#}");
-                    Ok(false)
-                }
+        let optimized = steps.run("wasm-opt -Os (npm binaryen)", || match ensure_wasm_opt() {
+            Ok(bin) => run_wasm_opt(&bin, &module).map(|()| true),
+            Err(e) => {
+                println!("warning: wasm-opt unavailable, shipping the module as built: {e:#}");
+                Ok(false)
             }
         })?;
         if !optimized {
@@ -134,8 +134,16 @@ fn run_wasm_opt(bin: &Path, module: &Path) -> Result<()> {
     step::run(
         Command::new(bin)
             .arg(module)
-            .args(["-Os", "--enable-bulk-memory", "--enable-nontrapping-float-to-int"])
-            .args(["--enable-sign-ext", "--enable-mutable-globals", "--enable-reference-types"])
+            .args([
+                "-Os",
+                "--enable-bulk-memory",
+                "--enable-nontrapping-float-to-int",
+            ])
+            .args([
+                "--enable-sign-ext",
+                "--enable-mutable-globals",
+                "--enable-reference-types",
+            ])
             .args(["--enable-multivalue", "-o"])
             .arg(&tmp),
     )?;
