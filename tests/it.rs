@@ -8,24 +8,25 @@
 #[path = "it/support/mod.rs"]
 mod support;
 
+#[cfg(feature = "cli")]
+#[path = "it/cli.rs"]
+mod cli;
+#[path = "it/concurrent_containers.rs"]
+mod concurrent_containers;
 #[path = "it/concurrent_typing.rs"]
 mod concurrent_typing;
 #[path = "it/convergence_under_faults.rs"]
 mod convergence_under_faults;
-#[cfg(feature = "relay")]
-#[path = "it/relay_support.rs"]
-mod relay_support;
-#[cfg(feature = "relay")]
-#[path = "it/relay_store.rs"]
-mod relay_store;
-#[cfg(feature = "relay")]
-#[path = "it/relay_sync.rs"]
-mod relay_sync;
-#[cfg(feature = "cli")]
-#[path = "it/cli.rs"]
-mod cli;
+#[path = "it/corrupt_store.rs"]
+mod corrupt_store;
+#[path = "it/durability_kill9.rs"]
+mod durability_kill9;
+#[path = "it/forged_changes.rs"]
+mod forged_changes;
 #[path = "it/hostile_input.rs"]
 mod hostile_input;
+#[path = "it/receipts_and_tokens.rs"]
+mod receipts_and_tokens;
 #[cfg(feature = "relay")]
 #[path = "it/relay_auth.rs"]
 mod relay_auth;
@@ -38,15 +39,14 @@ mod relay_kill9;
 #[cfg(feature = "relay")]
 #[path = "it/relay_postgres.rs"]
 mod relay_postgres;
-#[path = "it/forged_changes.rs"]
-mod forged_changes;
-#[path = "it/corrupt_store.rs"]
-mod corrupt_store;
-#[path = "it/durability_kill9.rs"]
-mod durability_kill9;
+#[cfg(feature = "relay")]
+#[path = "it/relay_store.rs"]
+mod relay_store;
+#[cfg(feature = "relay")]
+#[path = "it/relay_support.rs"]
+mod relay_support;
+#[cfg(feature = "relay")]
+#[path = "it/relay_sync.rs"]
+mod relay_sync;
 #[path = "it/resume_and_resync.rs"]
 mod resume_and_resync;
-#[path = "it/receipts_and_tokens.rs"]
-mod receipts_and_tokens;
-#[path = "it/concurrent_containers.rs"]
-mod concurrent_containers;
