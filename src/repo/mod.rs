@@ -265,6 +265,12 @@ impl Repo {
         self.unflushed.len()
     }
 
+    /// Number of documents loaded in memory (opened by a read, a change or a sync since the
+    /// replica was opened, and not unloaded).
+    pub fn loaded_docs(&self) -> usize {
+        self.docs.len()
+    }
+
     /// Reads a document through typed views.
     pub fn view<T>(
         &mut self,
@@ -284,9 +290,7 @@ impl Repo {
                 .ok_or_else(|| Error::NoSuchDoc { doc: id.clone() })?;
             self.docs.insert(id.clone(), loaded);
         }
-        self.docs
-            .get(&id)
-            .ok_or(Error::NoSuchDoc { doc: id })
+        self.docs.get(&id).ok_or(Error::NoSuchDoc { doc: id })
     }
 
     /// The document as JSON (see [`Doc::to_json`]).
