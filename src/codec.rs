@@ -10,7 +10,9 @@ use thiserror::Error;
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 pub enum DecodeError {
     /// The input ended before the value did: the bytes were cut short or are corrupt.
-    #[error("truncated input: needed {needed} more bytes at offset {at}; the data is cut short or corrupt")]
+    #[error(
+        "truncated input: needed {needed} more bytes at offset {at}; the data is cut short or corrupt"
+    )]
     Truncated {
         /// Offset where the value started.
         at: usize,
@@ -24,7 +26,9 @@ pub enum DecodeError {
         at: usize,
     },
     /// A length or count exceeded what the format allows.
-    #[error("{what} of {value} at offset {at} exceeds the limit of {limit}: the data is corrupt or hostile")]
+    #[error(
+        "{what} of {value} at offset {at} exceeds the limit of {limit}: the data is corrupt or hostile"
+    )]
     TooLarge {
         /// What was being read.
         what: &'static str,

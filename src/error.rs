@@ -24,7 +24,9 @@ pub enum Error {
     #[error(transparent)]
     Token(#[from] TokenError),
     /// The document does not exist in this replica.
-    #[error("document {doc} does not exist in this replica: create it with Repo::create or sync it from a peer")]
+    #[error(
+        "document {doc} does not exist in this replica: create it with Repo::create or sync it from a peer"
+    )]
     NoSuchDoc {
         /// The document asked for.
         doc: DocId,

@@ -19,7 +19,9 @@ pub struct DocId(String);
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 pub enum IdError {
     /// A document id was empty, too long or held control characters.
-    #[error("invalid document id {id:?}: use 1 to {MAX_DOC_ID_LEN} bytes of text without control characters")]
+    #[error(
+        "invalid document id {id:?}: use 1 to {MAX_DOC_ID_LEN} bytes of text without control characters"
+    )]
     DocId {
         /// The rejected id (cut to 64 characters).
         id: String,

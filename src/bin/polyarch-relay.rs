@@ -14,7 +14,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use polyarch::relay::{self, Claims, RelayConfig, Rights, Storage};
 
 #[derive(Parser)]
-#[command(name = "polyarch-relay", version, about = "Stores and forwards Polyarch changes between devices that are not online together")]
+#[command(
+    name = "polyarch-relay",
+    version,
+    about = "Stores and forwards Polyarch changes between devices that are not online together"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -66,7 +70,11 @@ struct Serve {
     #[arg(long, env = "POLYARCH_RELAY_LISTEN", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
     /// Storage: sqlite:PATH or postgres://user@host:port/db.
-    #[arg(long, env = "POLYARCH_RELAY_DB", default_value = "sqlite:polyarch-relay.db")]
+    #[arg(
+        long,
+        env = "POLYARCH_RELAY_DB",
+        default_value = "sqlite:polyarch-relay.db"
+    )]
     db: String,
     #[command(flatten)]
     secret: Secret,
@@ -84,7 +92,11 @@ struct Serve {
     #[arg(long, env = "POLYARCH_RELAY_MAX_FRAME_BYTES", default_value_t = 8 << 20)]
     max_frame_bytes: usize,
     /// Most changes accepted in one frame.
-    #[arg(long, env = "POLYARCH_RELAY_MAX_CHANGES_PER_FRAME", default_value_t = 20_000)]
+    #[arg(
+        long,
+        env = "POLYARCH_RELAY_MAX_CHANGES_PER_FRAME",
+        default_value_t = 20_000
+    )]
     max_changes_per_frame: usize,
     /// Bytes a connection may have queued before it is cut off as too slow.
     #[arg(long, env = "POLYARCH_RELAY_MAX_OUTBOUND_BYTES", default_value_t = 32 << 20)]
@@ -195,7 +207,9 @@ fn run_mint(m: Mint) -> Result<(), String> {
 fn run_serve(s: Serve) -> Result<(), String> {
     let filter = tracing_subscriber::EnvFilter::try_from_env("POLYARCH_RELAY_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match s.log_format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
@@ -235,13 +249,14 @@ async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(t) => t,
-            Err(_) => {
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(t) => t,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}

@@ -6,7 +6,9 @@ use automerge::{ActorId, Change, ChangeHash};
 
 use crate::model::{Doc, Patch};
 use crate::store::{LogEntry, Missing, NewEntry, PeerRecord};
-use crate::sync::{Applied, ChangeFate, HostIdentity, SyncError, SyncHost, WireChange, WireSnapshot};
+use crate::sync::{
+    Applied, ChangeFate, HostIdentity, SyncError, SyncHost, WireChange, WireSnapshot,
+};
 use crate::{DeviceId, DocId, Error, VersionVector};
 
 use super::{DocEvent, Origin, Repo};

@@ -35,7 +35,12 @@ impl Pending {
     }
 
     /// Queues a change, unless it is already queued. Fails when the queue is full.
-    pub(crate) fn push(&mut self, doc: &DocId, change: Change, from: DeviceId) -> Result<(), SyncError> {
+    pub(crate) fn push(
+        &mut self,
+        doc: &DocId,
+        change: Change,
+        from: DeviceId,
+    ) -> Result<(), SyncError> {
         let size = change.raw_bytes().len();
         let queue = self.by_doc.entry(doc.clone()).or_default();
         if queue.iter().any(|(c, _)| c.hash() == change.hash()) {
@@ -57,7 +62,10 @@ impl Pending {
     pub(crate) fn take(&mut self, doc: &DocId) -> Vec<(Change, DeviceId)> {
         let taken = self.by_doc.remove(doc).unwrap_or_default();
         self.count -= taken.len();
-        self.bytes -= taken.iter().map(|(c, _)| c.raw_bytes().len()).sum::<usize>();
+        self.bytes -= taken
+            .iter()
+            .map(|(c, _)| c.raw_bytes().len())
+            .sum::<usize>();
         taken
     }
 

@@ -15,7 +15,9 @@ pub enum SyncError {
     #[error("bad frame from peer: {0}")]
     Wire(#[from] WireError),
     /// The peer speaks no protocol version we do.
-    #[error("the peer speaks sync protocol versions {theirs_min}..={theirs_max}, we speak {ours_min}..={ours_max}: upgrade the older side")]
+    #[error(
+        "the peer speaks sync protocol versions {theirs_min}..={theirs_max}, we speak {ours_min}..={ours_max}: upgrade the older side"
+    )]
     Incompatible {
         /// Lowest version the peer speaks.
         theirs_min: u8,
@@ -41,7 +43,9 @@ pub enum SyncError {
         reason: String,
     },
     /// Too many changes are waiting for dependencies that never arrived.
-    #[error("{waiting} changes already wait for missing dependencies (limit {limit}); the peer is sending changes out of order or withholding their dependencies")]
+    #[error(
+        "{waiting} changes already wait for missing dependencies (limit {limit}); the peer is sending changes out of order or withholding their dependencies"
+    )]
     PendingOverflow {
         /// How many wait.
         waiting: usize,

@@ -71,7 +71,10 @@ pub trait SyncHost {
     ) -> Result<(Vec<LogEntry>, u64), SyncError> {
         let entries = self.read_log(after, max_entries, max_bytes)?;
         let through = entries.last().map_or(after, |e| e.offset);
-        Ok((entries.into_iter().filter(|e| want(&e.doc)).collect(), through))
+        Ok((
+            entries.into_iter().filter(|e| want(&e.doc)).collect(),
+            through,
+        ))
     }
 
     /// Documents whose history was compacted at an offset after `after`.

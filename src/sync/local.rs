@@ -23,8 +23,16 @@ pub fn run_until_quiet(
     b: &mut Session,
     host_b: &mut impl SyncHost,
 ) -> Result<Exchange, SyncError> {
-    let mut to_b = if a.is_started() { a.poll(host_a)? } else { a.start(host_a)? };
-    let mut to_a = if b.is_started() { b.poll(host_b)? } else { b.start(host_b)? };
+    let mut to_b = if a.is_started() {
+        a.poll(host_a)?
+    } else {
+        a.start(host_a)?
+    };
+    let mut to_a = if b.is_started() {
+        b.poll(host_b)?
+    } else {
+        b.start(host_b)?
+    };
     let mut exchange = Exchange::default();
     let mut legs = 0u32;
     while !to_a.is_empty() || !to_b.is_empty() {

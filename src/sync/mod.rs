@@ -67,9 +67,11 @@ pub mod wire;
 
 pub use access::{Access, Scope};
 pub use error::SyncError;
-pub use local::{Exchange, run_until_quiet};
 pub use host::{Applied, ChangeFate, HostIdentity, SyncHost};
-pub use message::{Cursor, Hello, Interest, Message, RefusalCode, Stretch, WireChange, WireSnapshot};
+pub use local::{Exchange, run_until_quiet};
+pub use message::{
+    Cursor, Hello, Interest, Message, RefusalCode, Stretch, WireChange, WireSnapshot,
+};
 pub use session::{
     PROTOCOL_VERSION, Session, SessionConfig, SessionEvent, SessionState, SessionStats,
 };

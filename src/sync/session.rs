@@ -204,7 +204,8 @@ impl Session {
         let Some(peer) = &self.peer else {
             return SessionState::Handshaking;
         };
-        let sent_all = matches!(self.out, Outbound::Streaming { through } if through >= host.log_head());
+        let sent_all =
+            matches!(self.out, Outbound::Streaming { through } if through >= host.log_head());
         let have_all = self.cursor.unwrap_or(0) >= peer.head;
         if sent_all && have_all {
             SessionState::InSync
@@ -288,7 +289,8 @@ impl Session {
             }
             Message::Ack { upto } => self.on_ack(host, upto)?,
             Message::Refused { code, doc, message } => {
-                self.events.push(SessionEvent::Refused { code, doc, message })
+                self.events
+                    .push(SessionEvent::Refused { code, doc, message })
             }
         }
         out.extend(self.poll(host)?);
@@ -308,9 +310,10 @@ impl Session {
         let head = host.log_head();
         let mut after = through;
         while after < head {
-            let (entries, last) = host.read_log_wanted(after, 10_000, self.config.frame_bytes, &|doc| {
-                self.shares(&peer, doc)
-            })?;
+            let (entries, last) =
+                host.read_log_wanted(after, 10_000, self.config.frame_bytes, &|doc| {
+                    self.shares(&peer, doc)
+                })?;
             if last <= after {
                 break;
             }

@@ -3,7 +3,8 @@
 //! (`POLYARCH_TRACE_N` keystrokes, 50,000 by default). Reports wall time and, where Linux
 //! provides it, the thread's CPU time, which a busy machine disturbs much less. For a count
 //! that no other load disturbs, run it once under `valgrind --tool=callgrind` with
-//! `POLYARCH_TRACE_RUNS=1` and compare the inclusive instruction counts of `raw` and `ours`.
+//! `POLYARCH_TRACE_SIDE=raw`, then `ours`, and compare the inclusive instruction counts of the
+//! `raw` and `ours` functions.
 
 use std::io::Read;
 use std::time::{Duration, Instant};
@@ -112,6 +113,12 @@ fn transact_vs_raw_automerge() {
     let (mut raw_best, mut ours_best) = (None::<Spent>, None::<Spent>);
     crate::model::local::stats::take();
     crate::model::local::stats::take_reads();
+    // `POLYARCH_TRACE_SIDE=raw` or `ours` runs one side only (for a profiler).
+    match std::env::var("POLYARCH_TRACE_SIDE").as_deref() {
+        Ok("raw") => return drop(raw(&txns)),
+        Ok("ours") => return drop(ours(&txns)),
+        _ => {}
+    }
     for run in 0..runs {
         let (r, raw_text) = raw(&txns);
         let (o, our_text) = ours(&txns);
