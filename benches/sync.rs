@@ -32,14 +32,18 @@ use support::{ours, scratch_dir};
 const MANY_DOCS_SLACK: f64 = 1024.0;
 
 fn main() {
-    let trace = support::paper_trace();
-    sync_divergence(&scenario::divergence(&trace));
-    let (docs, edits) = if support::quick() {
-        (1_000, 100)
-    } else {
-        (10_000, 100)
-    };
-    many_docs(&scenario::many_docs(docs, edits));
+    if support::selected("sync_divergence") || support::selected("sync_divergence_round_trips") {
+        let trace = support::paper_trace();
+        sync_divergence(&scenario::divergence(&trace));
+    }
+    if support::selected("many_docs") {
+        let (docs, edits) = if support::quick() {
+            (1_000, 100)
+        } else {
+            (10_000, 100)
+        };
+        many_docs(&scenario::many_docs(docs, edits));
+    }
 }
 
 /// B4.

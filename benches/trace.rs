@@ -29,12 +29,24 @@ fn main() {
         return peak_child(&mode);
     }
     let trace = support::paper_trace();
-    let save = local_apply(&trace);
-    let db_dir = scratch_dir();
-    let db = ours::write_trace_db(&trace, db_dir.path());
-    reopen(&trace, &save, db.as_deref());
-    db_size(&trace, &save, db.as_deref(), db_dir.path());
-    peak_memory(&trace);
+    let save = if support::selected("local_apply") {
+        local_apply(&trace)
+    } else {
+        baseline::apply_trace(&trace).1.save()
+    };
+    if support::selected("reopen") || support::selected("db_size") {
+        let db_dir = scratch_dir();
+        let db = ours::write_trace_db(&trace, db_dir.path());
+        if support::selected("reopen") {
+            reopen(&trace, &save, db.as_deref());
+        }
+        if support::selected("db_size") {
+            db_size(&trace, &save, db.as_deref(), db_dir.path());
+        }
+    }
+    if support::selected("peak_memory") {
+        peak_memory(&trace);
+    }
 }
 
 /// B1. Returns the compact save of the baseline's document for B2 and B3.

@@ -10,7 +10,8 @@
 //!
 //! Environment: `POLYARCH_BENCH_QUICK=1` shortens every input (a prefix of the trace, fewer
 //! documents, one run) so that `cargo bench` can be smoke-run; `POLYARCH_BENCH_RUNS=N` sets the
-//! number of timed runs; `POLYARCH_TRACES=DIR` says where the traces are.
+//! number of timed runs; `POLYARCH_BENCH_ONLY=a,b` runs only the named benchmarks (by report
+//! name, e.g. `local_apply`); `POLYARCH_TRACES=DIR` says where the traces are.
 //!
 //! Each bench binary uses part of this module, so unused items are allowed where it is declared.
 
@@ -30,6 +31,14 @@ pub const QUICK_KEYSTROKES: usize = 20_000;
 /// Whether `POLYARCH_BENCH_QUICK` asks for the short smoke-run inputs.
 pub fn quick() -> bool {
     std::env::var("POLYARCH_BENCH_QUICK").is_ok_and(|v| !v.is_empty() && v != "0")
+}
+
+/// Whether `POLYARCH_BENCH_ONLY` (a comma-separated list of benchmark names) lets `name` run.
+pub fn selected(name: &str) -> bool {
+    match std::env::var("POLYARCH_BENCH_ONLY") {
+        Ok(only) if !only.trim().is_empty() => only.split(',').any(|n| n.trim() == name),
+        _ => true,
+    }
 }
 
 /// The trace the benchmarks replay, shortened in quick mode.

@@ -46,6 +46,24 @@ const TEXT: &str = "text";
 /// File name of a replica inside its directory.
 const DB_FILE: &str = "replica.db";
 
+/// The group commit the trace benchmarks use: [`Durability::group`], or
+/// `POLYARCH_BENCH_GROUP=<max_changes>,<max_delay_ms>` to explore other batch sizes (every
+/// batch still commits with `synchronous=FULL` before its changes count as acknowledged).
+fn group() -> Durability {
+    let Ok(spec) = std::env::var("POLYARCH_BENCH_GROUP") else {
+        return Durability::group();
+    };
+    let parsed = spec.split_once(',').and_then(|(n, ms)| {
+        Some(Durability::Group {
+            max_changes: n.trim().parse().ok()?,
+            max_delay: std::time::Duration::from_millis(ms.trim().parse().ok()?),
+        })
+    });
+    parsed.unwrap_or_else(|| {
+        panic!("POLYARCH_BENCH_GROUP={spec:?}: expected <max_changes>,<max_delay_ms>")
+    })
+}
+
 /// A replica configuration: durable group commit (`synchronous=FULL`, the default) or one
 /// commit per change, positions in Unicode code points as the traces count them.
 fn config(durability: Durability) -> RepoConfig {
@@ -82,7 +100,7 @@ fn read_text(repo: &mut Repo) -> String {
 
 /// A replica under `dir` holding the trace document with `trace.start` (one durable change).
 fn trace_replica(trace: &Trace, dir: &Path) -> Repo {
-    let mut repo = open(&dir.join(DB_FILE), Durability::group());
+    let mut repo = open(&dir.join(DB_FILE), group());
     repo.change(DOC, |tx| tx.text(TEXT).splice(0, 0, &trace.start))
         .expect("create the text");
     repo.flush().expect("commit the first change");
@@ -137,7 +155,7 @@ pub fn write_trace_db(trace: &Trace, dir: &Path) -> Option<PathBuf> {
 /// Compared with `Automerge::load` of the compact save plus reading the text. Target: 1.2x.
 pub fn reopen(db: &Path) -> Option<Timed<String>> {
     let timed = time(|| {
-        let mut repo = open(db, Durability::group());
+        let mut repo = open(db, group());
         let text = read_text(&mut repo);
         (repo, text)
     });
@@ -159,7 +177,7 @@ pub fn reopen(db: &Path) -> Option<Timed<String>> {
 ///
 /// Compared with the bytes of automerge's compact save. Target: at most 1.5x.
 pub fn compact(db: &Path) -> Option<()> {
-    let mut repo = open(db, Durability::group());
+    let mut repo = open(db, group());
     repo.compact(DOC).expect("compact the trace document");
     repo.close().expect("close the replica");
     Some(())
