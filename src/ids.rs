@@ -164,34 +164,13 @@ fn random16() -> [u8; 16] {
 }
 
 fn hex_decode(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 || !s.is_ascii() {
+    if !s.len().is_multiple_of(2) || !s.is_ascii() {
         return None;
     }
     (0..s.len())
         .step_by(2)
         .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
         .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn doc_ids_are_checked() {
-        assert!(DocId::new("calendar/team-7").is_ok());
-        assert!(DocId::new("").is_err());
-        assert!(DocId::new("a\nb").is_err());
-        assert!(DocId::new("x".repeat(MAX_DOC_ID_LEN + 1)).is_err());
-    }
-
-    #[test]
-    fn device_ids_round_trip_through_hex() {
-        let id = DeviceId::random();
-        assert_eq!(DeviceId::from_hex(&id.to_string()).unwrap(), id);
-        assert!(DeviceId::from_hex("zz").is_err());
-        assert_ne!(Epoch::random(), Epoch::random());
-    }
 }
 
 /// Anything that names a document: `&str`, `String`, `&DocId` or `DocId`.
@@ -227,5 +206,26 @@ impl IntoDocId for DocId {
 impl IntoDocId for &DocId {
     fn into_doc_id(self) -> Result<DocId, IdError> {
         Ok(self.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn doc_ids_are_checked() {
+        assert!(DocId::new("calendar/team-7").is_ok());
+        assert!(DocId::new("").is_err());
+        assert!(DocId::new("a\nb").is_err());
+        assert!(DocId::new("x".repeat(MAX_DOC_ID_LEN + 1)).is_err());
+    }
+
+    #[test]
+    fn device_ids_round_trip_through_hex() {
+        let id = DeviceId::random();
+        assert_eq!(DeviceId::from_hex(&id.to_string()).unwrap(), id);
+        assert!(DeviceId::from_hex("zz").is_err());
+        assert_ne!(Epoch::random(), Epoch::random());
     }
 }

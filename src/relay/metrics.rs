@@ -109,12 +109,9 @@ impl Metrics {
             bytes_out: Counter::default(),
             refused_writes: Counter::default(),
             disconnects: Family::default(),
-            commit_seconds: Histogram::new(
-                [
-                    0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0,
-                ]
-                .into_iter(),
-            ),
+            commit_seconds: Histogram::new([
+                0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0,
+            ]),
             device_lag: Family::default(),
         };
         if let Ok(mut r) = m.registry.lock() {

@@ -153,9 +153,10 @@ const STATEMENT_CACHE: usize = 64;
 impl Store {
     /// Opens (creating if missing) the store at `path`, running migrations.
     ///
-    /// Fails with [`StoreError::NotAStore`] if the file is not a Polyarch store,
-    /// [`StoreError::NewerSchema`] if a newer Polyarch wrote it, and [`StoreError::Busy`] if
-    /// another process has it open.
+    /// Fails with [`StoreError::CannotOpen`] if the file cannot be opened or created,
+    /// [`StoreError::NotAStore`] if it is not a Polyarch store, [`StoreError::NewerSchema`] if
+    /// a newer Polyarch wrote it (in those three cases the file is left unchanged), and
+    /// [`StoreError::Busy`] if another process has it open.
     pub fn open(path: &FsPath, options: &StoreOptions) -> Result<Self, StoreError> {
         let conn = Connection::open(path).map_err(|source| StoreError::CannotOpen {
             path: path.to_path_buf(),

@@ -688,12 +688,12 @@ impl Session {
             return Ok(());
         }
         self.acked = upto;
-        if let Some(mut record) = host.peer(&peer.device)? {
-            if upto > record.acked {
-                record.acked = upto;
-                record.last_contact_ms = host.now_ms();
-                host.save_peer(&record)?;
-            }
+        if let Some(mut record) = host.peer(&peer.device)?
+            && upto > record.acked
+        {
+            record.acked = upto;
+            record.last_contact_ms = host.now_ms();
+            host.save_peer(&record)?;
         }
         self.events.push(SessionEvent::Acked { upto });
         Ok(())

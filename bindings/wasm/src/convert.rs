@@ -114,7 +114,7 @@ pub fn receipt(r: &Receipt) -> JsValue {
         .offset
         .map_or(JsValue::NULL, |o| JsValue::from_f64(o as f64));
     for (k, v) in [
-        ("doc", JsValue::from_str(&r.doc.to_string())),
+        ("doc", JsValue::from_str(r.doc.as_ref())),
         ("hash", JsValue::from_str(&r.hash.to_string())),
         ("seq", JsValue::from_f64(r.seq as f64)),
         ("offset", offset),

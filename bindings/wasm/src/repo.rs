@@ -149,10 +149,7 @@ impl Repo {
     pub fn doc_ids(&self) -> Result<Array, JsValue> {
         self.shared.with(|r| {
             let ids = r.doc_ids().map_err(error::core)?;
-            Ok(ids
-                .iter()
-                .map(|d| JsValue::from_str(&d.to_string()))
-                .collect())
+            Ok(ids.iter().map(|d| JsValue::from_str(d.as_ref())).collect())
         })
     }
 

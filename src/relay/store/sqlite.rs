@@ -83,7 +83,7 @@ impl std::fmt::Debug for SqliteStore {
     }
 }
 
-fn ctx<T>(op: &'static str) -> impl FnOnce(rusqlite::Error) -> RelayStoreError {
+fn ctx(op: &'static str) -> impl FnOnce(rusqlite::Error) -> RelayStoreError {
     move |source| RelayStoreError::Sqlite { op, source }
 }
 
@@ -93,7 +93,7 @@ trait Ctx<T> {
 
 impl<T> Ctx<T> for Result<T, rusqlite::Error> {
     fn ctx(self, op: &'static str) -> Result<T, RelayStoreError> {
-        self.map_err(ctx::<T>(op))
+        self.map_err(ctx(op))
     }
 }
 
