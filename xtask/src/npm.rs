@@ -165,34 +165,35 @@ fn assemble(root: &Path, pkg: &Path) -> Result<()> {
     let _ = fs::remove_file(pkg.join("dist/.gitignore"));
     let _ = fs::remove_file(pkg.join("dist/package.json"));
     let version = crate_version(root)?;
-    let manifest = serde_json::json!({
-        "name": PACKAGE,
-        "version": version,
-        "description": "Offline-first sync: typed CRDT documents in SQLite, in the browser and Node.",
-        "license": "MIT OR Apache-2.0",
-        "type": "module",
-        "types": "./index.d.ts",
-        "main": "./node.js",
-        "module": "./index.js",
-        "browser": "./index.js",
-        "exports": {
-            ".": {
-                "types": "./index.d.ts",
-                "node": "./node.js",
-                "browser": "./index.js",
-                "import": "./index.js",
-                "default": "./index.js"
-            },
-            "./package.json": "./package.json"
-        },
-        "files": ["index.js", "node.js", "common.js", "index.d.ts", "README.md", "dist/"],
-        "sideEffects": false,
-        "engines": { "node": ">=20" }
-    });
-    fs::write(
-        pkg.join("package.json"),
-        serde_json::to_string_pretty(&manifest)? + "\n",
-    )?;
+    // Written by hand, not through serde_json (whose maps sort their keys): the order of the
+    // `exports` conditions is what resolvers follow, types first.
+    let manifest = format!(
+        r#"{{
+  "name": "{PACKAGE}",
+  "version": "{version}",
+  "description": "Offline-first sync: typed CRDT documents in SQLite, in the browser and Node.",
+  "license": "MIT OR Apache-2.0",
+  "type": "module",
+  "types": "./index.d.ts",
+  "main": "./node.js",
+  "module": "./index.js",
+  "exports": {{
+    ".": {{
+      "types": "./index.d.ts",
+      "node": "./node.js",
+      "browser": "./index.js",
+      "import": "./index.js",
+      "default": "./index.js"
+    }},
+    "./package.json": "./package.json"
+  }},
+  "files": ["index.js", "node.js", "common.js", "index.d.ts", "README.md", "dist/"],
+  "sideEffects": false,
+  "engines": {{ "node": ">=20" }}
+}}
+"#
+    );
+    fs::write(pkg.join("package.json"), manifest)?;
     Ok(())
 }
 

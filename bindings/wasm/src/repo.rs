@@ -247,14 +247,16 @@ impl Repo {
             .borrow_mut()
             .insert(key, (sub, listener));
         let weak = Rc::downgrade(&self.shared);
-        let unsubscribe = Closure::once_into_js(move || {
+        // Callable any number of times: only the first call unsubscribes.
+        let unsubscribe = Closure::<dyn FnMut()>::new(move || {
             if let Some(shared) = weak.upgrade() {
                 let removed = shared.listeners.borrow_mut().remove(&key);
                 if let Some((sub, _)) = removed {
                     let _ = shared.with(|r| Ok(r.unsubscribe(sub)));
                 }
             }
-        });
+        })
+        .into_js_value();
         Ok(unsubscribe.unchecked_into())
     }
 

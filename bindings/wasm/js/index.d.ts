@@ -1,0 +1,225 @@
+// Types for humans: the `polyarch` package's public API.
+
+/** A path inside a document: a map key, or map keys and list indexes from the root. */
+export type Path = string | ReadonlyArray<string | number>;
+
+/** A scalar: what registers and lists hold. Integers stay integers; a Date is a timestamp. */
+export type Scalar = string | number | boolean | null | Uint8Array | Date;
+
+/** Proof that a local change was made; `offset` is its place in this replica's log once committed. */
+export interface Receipt {
+  readonly doc: string;
+  readonly hash: string;
+  readonly seq: number;
+  readonly offset: number | null;
+}
+
+/** How far a change has travelled. */
+export interface ReceiptStatus {
+  /** Committed to this device's SQLite. */
+  readonly onDisk: boolean;
+  /** Peers (device ids, hex) that acknowledged holding it, the relay among them. */
+  readonly ackedBy: string[];
+}
+
+/** One path's change inside an event. */
+export interface Patch {
+  readonly path: Array<string | number>;
+  readonly action: unknown;
+}
+
+/** What changed in one document; delivered after a commit or an import, never mid-change. */
+export interface DocEvent {
+  readonly doc: string;
+  readonly origin: 'Local' | { Remote: { peer: string } };
+  readonly patches: Patch[];
+}
+
+export interface OpenOptions {
+  /** The replica's name (the database file's name with OPFS). Default "polyarch". */
+  name?: string;
+  /** "memory" (default) or "opfs" (browsers, in a dedicated Worker only). */
+  storage?: 'memory' | 'opfs';
+  /** A label peers see ("laptop", "relay"). */
+  label?: string;
+  /** Called with whatever a subscriber throws; default `console.error`. */
+  onError?: (error: unknown) => void;
+}
+
+/** Stable codes of `PolyarchError`: the bindings' own, then `<LAYER>_<VARIANT>` from the core. */
+export type ErrorCode =
+  | 'INVALID_ARGUMENT'
+  | 'REPO_BUSY'
+  | 'STORAGE_UNAVAILABLE'
+  | 'CLOSED'
+  | 'NO_SUCH_DOC'
+  | 'ID_DOC_ID'
+  | 'MODEL_TYPE_MISMATCH'
+  | 'MODEL_NO_SUCH_PATH'
+  | 'MODEL_INDEX_OUT_OF_RANGE'
+  | 'MODEL_INVALID_CURSOR'
+  | 'STORE_BUSY'
+  | 'STORE_DISK_FULL'
+  | 'STORE_CANNOT_OPEN'
+  | 'SYNC_WIRE'
+  | 'SYNC_PROTOCOL'
+  | 'SYNC_INCOMPATIBLE'
+  | (string & {});
+
+/** Every error Polyarch throws is an `Error` with this shape. */
+export interface PolyarchError extends Error {
+  readonly name: 'PolyarchError';
+  readonly code: ErrorCode;
+}
+
+/** Whether `e` was thrown by Polyarch. */
+export function isPolyarchError(e: unknown): e is PolyarchError;
+
+/** One device's replica of a set of documents. Reads and writes are synchronous. */
+export class Repo {
+  private constructor();
+  /** Opens a replica. */
+  static open(options?: OpenOptions): Promise<Repo>;
+  /** This device's id (hex). */
+  readonly deviceId: string;
+  /** The ids of every document. */
+  docIds(): string[];
+  /** Creates an empty document; returns whether it was new. */
+  create(doc: string): boolean;
+  /** Whether the document exists. */
+  has(doc: string): boolean;
+  /**
+   * One atomic change: the callback records operations on `tx`; they land together when it
+   * returns, or not at all if it throws. Returns the receipt, or null if nothing changed.
+   */
+  change(doc: string, callback: (tx: Transaction) => void): Receipt | null;
+  /** The document as plain JS values. */
+  toJSON(doc: string): Record<string, unknown>;
+  register(doc: string, path: Path): RegisterHandle;
+  counter(doc: string, path: Path): CounterHandle;
+  set(doc: string, path: Path): SetHandle;
+  text(doc: string, path: Path): TextHandle;
+  map(doc: string, path: Path): MapHandle;
+  list(doc: string, path: Path): ListHandle;
+  /** Calls `listener` after each change to `doc` (every document with null). Returns an unsubscribe function. */
+  subscribe(doc: string | null, listener: (event: DocEvent) => void): () => void;
+  /** Commits changes waiting for a group commit; returns their receipts. */
+  flush(): Receipt[];
+  receiptStatus(receipt: Receipt): ReceiptStatus;
+  /** A version token to carry to another replica's `hasCaughtUp`. */
+  version(doc: string): string;
+  hasCaughtUp(doc: string, token: string): boolean;
+  /** Device, epoch, log head, peers and their lag. */
+  status(): {
+    device: string;
+    epoch: string;
+    actor: string;
+    log_head: number;
+    documents: number;
+    unflushed: number;
+    pending: number;
+    peers: Array<{ peer: string; label: string; acked: number; unacked: number; last_contact_ms: number }>;
+  };
+  /** Closes the replica; later calls throw `CLOSED`. */
+  close(): void;
+  free(): void;
+}
+
+/** What a `repo.change` callback records. */
+export class Transaction {
+  private constructor();
+  setRegister(path: Path, value: Scalar): void;
+  increment(path: Path, by?: number): void;
+  addToSet(path: Path, member: string): void;
+  removeFromSet(path: Path, member: string): void;
+  splice(path: Path, pos: number, del: number, insert: string): void;
+  updateText(path: Path, text: string): void;
+  createMap(path: Path): void;
+  deleteKey(path: Path, key: string): void;
+  push(path: Path, value: Scalar): void;
+  insert(path: Path, index: number, value: Scalar): void;
+  setIndex(path: Path, index: number, value: Scalar): void;
+  deleteIndex(path: Path, index: number): void;
+}
+
+/** A register: concurrent writes are all kept in `conflicts`; `set` resolves. */
+export class RegisterHandle {
+  private constructor();
+  readonly value: Scalar | undefined;
+  readonly conflicts: Scalar[];
+  set(value: Scalar): Receipt | null;
+  free(): void;
+}
+
+/** A counter: concurrent increments add up. */
+export class CounterHandle {
+  private constructor();
+  readonly value: number;
+  increment(by?: number): Receipt | null;
+  free(): void;
+}
+
+/** An add-wins set of strings. */
+export class SetHandle {
+  private constructor();
+  readonly members: string[];
+  readonly size: number;
+  has(member: string): boolean;
+  add(member: string): Receipt | null;
+  delete(member: string): Receipt | null;
+  free(): void;
+}
+
+/** Collaborative text; positions are UTF-16 code units, like JS strings. */
+export class TextHandle {
+  private constructor();
+  toString(): string;
+  readonly length: number;
+  splice(pos: number, del: number, insert: string): Receipt | null;
+  update(text: string): Receipt | null;
+  cursor(pos: number): string;
+  cursorPosition(cursor: string): number;
+  free(): void;
+}
+
+/** A map; reach its values through handles at longer paths. */
+export class MapHandle {
+  private constructor();
+  readonly keys: string[];
+  readonly size: number;
+  has(key: string): boolean;
+  create(): Receipt | null;
+  delete(key: string): Receipt | null;
+  free(): void;
+}
+
+/** A list of scalars. */
+export class ListHandle {
+  private constructor();
+  readonly values: Scalar[];
+  readonly length: number;
+  get(index: number): Scalar | undefined;
+  push(value: Scalar): Receipt | null;
+  insert(index: number, value: Scalar): Receipt | null;
+  set(index: number, value: Scalar): Receipt | null;
+  delete(index: number): Receipt | null;
+  free(): void;
+}
+
+/** One connection's sync state: frames in, frames out; the transport is yours. */
+export class SyncSession {
+  constructor(repo: Repo, options?: { token?: string });
+  /** The opening frames. */
+  start(): Uint8Array[];
+  /** Handles one frame from the peer; returns the frames to send back. */
+  receive(frame: Uint8Array): Uint8Array[];
+  /** Frames carrying local changes made since the last call. */
+  poll(): Uint8Array[];
+  readonly state: 'handshaking' | 'catching-up' | 'in-sync';
+  readonly peer: string | undefined;
+  readonly stats: { framesIn: number; framesOut: number; bytesIn: number; bytesOut: number; changesIn: number; changesOut: number };
+  free(): void;
+}
+
+/** Runs two sessions against each other until both are quiet; returns the frames moved. */
+export function syncLocally(a: SyncSession, b: SyncSession): number;

@@ -1,0 +1,46 @@
+// A typed usage example: `tsc --noEmit` checks it against the package's hand-written types.
+import {
+  Repo,
+  SyncSession,
+  syncLocally,
+  isPolyarchError,
+  type DocEvent,
+  type Receipt,
+  type Scalar,
+} from 'polyarch';
+
+export async function example(): Promise<string[]> {
+  const laptop: Repo = await Repo.open({ name: 'laptop', storage: 'memory' });
+  const phone = await Repo.open({ onError: (e) => console.warn(e) });
+
+  const receipt: Receipt | null = laptop.change('cal', (tx) => {
+    tx.setRegister(['events', 'e1', 'title'], 'Design review');
+    tx.addToSet(['events', 'e1', 'attendees'], 'ada');
+    tx.increment('rsvps');
+    tx.splice('notes', 0, 0, 'agenda');
+  });
+  if (receipt) {
+    const { onDisk } = laptop.receiptStatus(receipt);
+    console.log(onDisk, receipt.offset);
+  }
+
+  const unsubscribe: () => void = phone.subscribe('cal', (event: DocEvent) => {
+    console.log(event.doc, event.patches.length);
+  });
+  const moved: number = syncLocally(new SyncSession(laptop), new SyncSession(phone));
+  unsubscribe();
+
+  const title: Scalar | undefined = phone.register('cal', ['events', 'e1', 'title']).value;
+  const conflicts: Scalar[] = phone.register('cal', ['events', 'e1', 'title']).conflicts;
+  const count: number = phone.counter('cal', 'rsvps').value;
+  const text: string = phone.text('cal', 'notes').toString();
+  const frames: Uint8Array[] = new SyncSession(phone).start();
+  console.log(title, conflicts, count, text, frames.length, moved);
+
+  try {
+    phone.register('missing', 'x').value;
+  } catch (e) {
+    if (isPolyarchError(e)) console.log(e.code);
+  }
+  return phone.set('cal', ['events', 'e1', 'attendees']).members;
+}
