@@ -4,10 +4,10 @@
 //! and drops the bytes. `get_last_local_change` encodes them again from the operation set,
 //! which for a one-keystroke transaction costs about a third as much as the transaction itself.
 //! For the most frequent transaction, one text splice, this module instead rebuilds the change
-//! from what the splice did, through automerge's own encoder for expanded changes (which writes
-//! the same bytes as a commit), and keeps the result only when its hash equals the committed
-//! change's hash. A rebuilt change is therefore never wrong; anything else, or any mismatch,
-//! falls back to `get_last_local_change`.
+//! from what the splice did, writing automerge's change format directly (`encode.rs`), and keeps
+//! the result only when its hash equals the committed change's hash. A rebuilt change is
+//! therefore never wrong; anything else, or any mismatch, falls back to
+//! `get_last_local_change`.
 //!
 //! A splice's operations name text elements by id: the element before the insertion point and
 //! the deleted ones. Reading them costs an automerge lookup, so the document keeps a
@@ -17,14 +17,11 @@
 //! does resolving the text's path again, and the change's sequence number, first operation
 //! and dependency follow from the previous one.
 
+mod encode;
 mod window;
 
-use std::num::NonZeroU64;
-
 use automerge::legacy as lg;
-use automerge::{
-    Automerge, AutomergeError, Change, ChangeHash, ExpandedChange, ObjId, ReadDoc, ScalarValue,
-};
+use automerge::{Automerge, AutomergeError, ChangeHash, ObjId, ReadDoc};
 
 use window::{Last, Splice};
 pub(crate) use window::{Recorder, Recording, TextWindow};
@@ -131,46 +128,28 @@ fn rebuild(
     };
     let first = lg::OpId(header.start_op, header.actor.clone());
     let obj = match &splice.obj {
-        ObjId::Id(ctr, actor, _) => lg::ObjectId::Id(lg::OpId(*ctr, actor.clone())),
+        ObjId::Id(ctr, actor, _) => lg::OpId(*ctr, actor.clone()),
         ObjId::Root => return None,
     };
-    let mut operations = Vec::with_capacity(ops);
-    let mut key = splice
-        .before
-        .as_ref()
-        .map_or(lg::ElementId::Head, |e| lg::ElementId::Id(e.id.clone()));
-    for (c, ctr) in splice.inserted.chars().zip(header.start_op..) {
-        operations.push(lg::Op {
-            action: lg::OpType::Put(ScalarValue::from(c)),
-            obj: obj.clone(),
-            key: lg::Key::Seq(key),
-            pred: lg::SortedVec::new(),
-            insert: true,
-        });
-        key = lg::ElementId::Id(lg::OpId(ctr, header.actor.clone()));
-    }
-    for e in &splice.deleted {
-        operations.push(lg::Op {
-            action: lg::OpType::Delete,
-            obj: obj.clone(),
-            key: lg::Key::Seq(lg::ElementId::Id(e.id.clone())),
-            pred: vec![e.id.clone()].into(),
-            insert: false,
-        });
-    }
-    let change = Change::from(ExpandedChange {
-        operations,
-        actor_id: header.actor.clone(),
-        hash: None,
-        seq: header.seq,
-        start_op: NonZeroU64::new(header.start_op)?,
-        time: header.time,
-        message: header.message,
-        deps: header.deps.clone(),
-        extra_bytes: header.extra,
-        author: None,
-    });
-    if change.hash() != hash {
+    let deleted: Vec<&lg::OpId> = splice.deleted.iter().map(|e| &e.id).collect();
+    let (bytes, rebuilt) = encode::splice_change(
+        &encode::Meta {
+            actor: &header.actor,
+            seq: header.seq,
+            start_op: header.start_op,
+            time: header.time,
+            message: header.message.as_deref(),
+            deps: &header.deps,
+            extra: &header.extra,
+        },
+        &encode::SpliceOps {
+            obj: &obj,
+            after: splice.before.as_ref().map(|e| &e.id),
+            inserted: &splice.inserted,
+            deleted: &deleted,
+        },
+    );
+    if rebuilt != hash {
         return None;
     }
     let local = LocalChange {
@@ -178,7 +157,7 @@ fn rebuild(
         actor: header.actor,
         seq: header.seq,
         deps: header.deps,
-        bytes: change.raw_bytes().to_vec(),
+        bytes,
     };
     Some((local, first))
 }
