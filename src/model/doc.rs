@@ -9,7 +9,7 @@ use automerge::{
 };
 
 use super::local::{self, Recorder, TextWindow};
-use super::{DocView, ModelError, Patch, Tx};
+use super::{DocView, ModelError, Patch, Tx, event};
 
 /// How text positions are counted. JavaScript hosts use UTF-16; Rust and most others use
 /// Unicode code points. A runtime setting, chosen when a replica is opened.
@@ -142,6 +142,7 @@ impl Doc {
         f: impl FnOnce(&mut Tx<'_>) -> Result<T, ModelError>,
     ) -> Result<(T, Option<LocalChange>, Vec<Patch>), ModelError> {
         let window = self.window.is_current(&self.inner).then_some(&self.window);
+        let actor = self.inner.get_actor().clone();
         let inner = if with_patches {
             self.inner
                 .transaction_log_patches(PatchLog::active())
@@ -154,9 +155,10 @@ impl Doc {
             let mut tx = Tx {
                 inner,
                 rec: Recorder::new(window, self.units),
+                actor,
             };
             let result = f(&mut tx);
-            let Tx { inner, rec } = tx;
+            let Tx { inner, rec, .. } = tx;
             let value = match result {
                 Ok(value) => value,
                 Err(e) => {
@@ -169,7 +171,7 @@ impl Doc {
             (value, ops, rec.finish(), hash, log)
         };
         let patches = if with_patches {
-            patches(self.inner.make_patches(&mut log))
+            event::from_automerge(&self.inner, self.inner.make_patches(&mut log))
         } else {
             Vec::new()
         };
@@ -237,7 +239,7 @@ impl Doc {
 
     fn patches_from(&self, mut log: PatchLog, with_patches: bool) -> Vec<Patch> {
         if with_patches {
-            patches(self.inner.make_patches(&mut log))
+            event::from_automerge(&self.inner, self.inner.make_patches(&mut log))
         } else {
             Vec::new()
         }
@@ -348,9 +350,4 @@ fn load_checked(
     doc.load_incremental_log_patches(bytes, log)
         .map_err(corrupt)?;
     Ok(())
-}
-
-/// The model's patches for automerge's.
-fn patches(patches: Vec<automerge::Patch>) -> Vec<Patch> {
-    patches.into_iter().map(Patch::from).collect()
 }

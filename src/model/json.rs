@@ -3,6 +3,7 @@
 use automerge::{ObjId, ObjType, ROOT, ReadDoc, Value as AmValue};
 use serde_json::{Map, Value as Json};
 
+use super::Kind;
 use super::resolve;
 use super::value::Scalar;
 
@@ -22,14 +23,25 @@ fn object<D: ReadDoc>(doc: &D, obj: &ObjId, t: ObjType, depth: usize) -> Json {
         return Json::Null;
     }
     match t {
+        ObjType::Map | ObjType::Table if resolve::is_counter(doc, obj) => Json::from(
+            resolve::counter_total(doc, &[(AmValue::map(), obj.clone())]),
+        ),
         ObjType::Map | ObjType::Table => {
             let mut out = Map::new();
             for item in doc.map_range(obj, ..) {
-                let value = match AmValue::from(item.value.clone()) {
-                    AmValue::Scalar(s) if s.is_counter() && item.conflict => {
-                        counter_sum(doc, obj, &item.key)
-                    }
-                    v => value(doc, v, || item.id(), depth),
+                let v = AmValue::from(item.value.clone());
+                let counter = match &v {
+                    AmValue::Object(ObjType::Map) => resolve::is_counter(doc, &item.id()),
+                    v => resolve::value_kind(v) == Kind::Counter,
+                };
+                let value = if counter {
+                    let all = match item.conflict {
+                        true => doc.get_all(obj, item.key.as_ref()).unwrap_or_default(),
+                        false => vec![(v, item.id())],
+                    };
+                    Json::from(resolve::counter_total(doc, &all))
+                } else {
+                    value(doc, v, || item.id(), depth)
                 };
                 out.insert(item.key.into_owned(), value);
             }
@@ -54,11 +66,4 @@ fn value<D: ReadDoc>(doc: &D, v: AmValue<'_>, id: impl FnOnce() -> ObjId, depth:
             Scalar::Unknown(_) => Json::Null,
         },
     }
-}
-
-/// The sum of the conflicting counters at `key` of `obj`.
-fn counter_sum<D: ReadDoc>(doc: &D, obj: &ObjId, key: &str) -> Json {
-    Json::from(resolve::counter_total(
-        &doc.get_all(obj, key).unwrap_or_default(),
-    ))
 }

@@ -40,21 +40,21 @@
 //!
 //! - a register is a scalar; a write replaces every value it has seen, so concurrent writes
 //!   leave several values in the slot: automerge's winner is the same on every device.
-//! - a counter is an automerge counter, created at 0 by the first increment.
 //! - an OR-set is an automerge map whose keys are the members (each holding `true`): add puts
 //!   the key, remove deletes it, and automerge's rule that a put concurrent with a delete
-//!   survives is exactly add-wins.
+//!   survives is exactly add-wins (adding a member that is there writes it anew, since automerge
+//!   skips a put of the same value).
+//! - a counter is an automerge map of automerge counters, one per device (keyed by actor id),
+//!   marked by an empty key holding a counter at 0; its value is their sum. A device only ever
+//!   increments its own entry, so each increment changes exactly one automerge counter.
 //! - text, maps and lists are automerge objects.
 //!
 //! Two devices that create the same container at the same key concurrently (both add to a set
-//! or increment a counter that did not exist yet) leave two values in the slot. Sets read the
-//! union of every copy and remove a member from every copy. Counters read the sum of every
-//! copy; because automerge applies an increment to every copy in the slot, an increment on a
-//! duplicated counter replaces the copies with one holding the sum (an increment made
-//! concurrently with that, on a device that had not seen it, is lost). Text, maps, lists and
-//! registers show automerge's winner only: what was written into a losing copy of a text, map or
-//! list is hidden. Create shared containers once (for example when the parent is created) when
-//! that matters.
+//! or increment a counter that did not exist yet) leave two copies in the slot. Sets read the
+//! union of every copy and remove a member from every copy; counters read the sum of every copy
+//! and increment this device's entry in the winning copy, so every increment counts once.
+//! Text, maps and lists show automerge's winner only: what was written into a losing copy is
+//! hidden. Create shared containers once (for example with the parent) when that matters.
 //!
 //! ## Errors and input
 //!

@@ -25,10 +25,10 @@ pub(crate) enum Slot {
 
 impl Slot {
     /// What the slot holds.
-    pub(crate) fn kind(&self) -> Kind {
+    pub(crate) fn kind<D: ReadDoc>(&self, doc: &D) -> Kind {
         match self {
             Slot::Missing => Kind::Missing,
-            Slot::Obj(_, t) => obj_kind(*t),
+            Slot::Obj(id, t) => kind_of_obj(doc, id, *t),
             Slot::Scalar(k) => *k,
         }
     }
@@ -45,7 +45,11 @@ pub(crate) fn prop(seg: &Seg) -> Prop {
     }
 }
 
-/// The model kind of an automerge object type.
+/// The key that marks a map as a counter: it holds an automerge counter at 0. Actor ids, the
+/// other keys of a counter, are never empty.
+pub(crate) const COUNTER_MARK: &str = "";
+
+/// The model kind of an automerge object type, not looking inside (a map may be a counter).
 pub(crate) fn obj_kind(t: ObjType) -> Kind {
     match t {
         ObjType::Map | ObjType::Table => Kind::Map,
@@ -54,12 +58,33 @@ pub(crate) fn obj_kind(t: ObjType) -> Kind {
     }
 }
 
-/// The model kind of an automerge value.
+/// Whether the map `id` is a counter (see [`CounterRef`](super::CounterRef)).
+pub(crate) fn is_counter<D: ReadDoc>(doc: &D, id: &ObjId) -> bool {
+    matches!(doc.get(id, COUNTER_MARK), Ok(Some((AmValue::Scalar(s), _))) if s.is_counter())
+}
+
+/// The model kind of the object `id` of type `t`.
+pub(crate) fn kind_of_obj<D: ReadDoc>(doc: &D, id: &ObjId, t: ObjType) -> Kind {
+    match obj_kind(t) {
+        Kind::Map if is_counter(doc, id) => Kind::Counter,
+        kind => kind,
+    }
+}
+
+/// The model kind of an automerge value, not looking inside objects.
 pub(crate) fn value_kind(v: &AmValue<'_>) -> Kind {
     match v {
         AmValue::Object(t) => obj_kind(*t),
         AmValue::Scalar(s) if s.is_counter() => Kind::Counter,
         AmValue::Scalar(_) => Kind::Register,
+    }
+}
+
+/// The model kind of the value `v` (made by operation `id`).
+pub(crate) fn kind_of<D: ReadDoc>(doc: &D, v: &AmValue<'_>, id: &ObjId) -> Kind {
+    match v {
+        AmValue::Object(t) => kind_of_obj(doc, id, *t),
+        v => value_kind(v),
     }
 }
 
@@ -128,7 +153,7 @@ pub(crate) fn check_step(
     seg: &Seg,
 ) -> Result<(), ModelError> {
     match (seg, obj.1) {
-        (Seg::Key(_), ObjType::Map | ObjType::Table) | (Seg::Index(_), ObjType::List) => Ok(()),
+        (Seg::Key(_), ObjType::Map) | (Seg::Index(_), ObjType::List) => Ok(()),
         _ => Err(mismatch(path, depth, seg_kind(seg), obj_kind(obj.1))),
     }
 }
@@ -188,8 +213,10 @@ pub(crate) fn find_obj<D: ReadDoc>(
 ) -> Result<Option<ObjId>, ModelError> {
     match walk(doc, path, path.len(), want)? {
         None => Ok(None),
-        Some((id, t)) if obj_kind(t) == want => Ok(Some(id)),
-        Some((_, t)) => Err(wrong(path, want, obj_kind(t))),
+        Some((id, t)) => match kind_of_obj(doc, &id, t) {
+            kind if kind == want => Ok(Some(id)),
+            kind => Err(wrong(path, want, kind)),
+        },
     }
 }
 
@@ -227,7 +254,7 @@ pub(crate) fn kind<D: ReadDoc>(doc: &D, path: &Path) -> Result<Kind, ModelError>
     let Some(parent) = walk(doc, path, path.len() - 1, seg_kind(seg))? else {
         return Ok(Kind::Missing);
     };
-    Ok(lookup(doc, &parent, seg, path, path.len() - 1)?.kind())
+    Ok(lookup(doc, &parent, seg, path, path.len() - 1)?.kind(doc))
 }
 
 /// Like `walk` for writing: creates a map under every missing key. A missing list element is
@@ -298,12 +325,14 @@ pub(crate) fn make_obj(
     }
     let (parent, seg) = slot_mut(tx, path, want)?;
     match lookup(tx, &parent, seg, path, path.len() - 1)? {
-        Slot::Obj(id, found) if obj_kind(found) == want => Ok(id),
         Slot::Missing => match missing_index(tx, &parent, seg, path) {
             Some(e) => Err(e),
             None => Ok(tx.put_object(&parent.0, prop(seg), t)?),
         },
-        found => Err(wrong(path, want, found.kind())),
+        found => match (found.kind(tx), found) {
+            (kind, Slot::Obj(id, _)) if kind == want => Ok(id),
+            (kind, _) => Err(wrong(path, want, kind)),
+        },
     }
 }
 
@@ -320,27 +349,36 @@ pub(crate) fn slot_all<'d, D: ReadDoc>(
 }
 
 /// Checks that the winner of `values` (the last) is of kind `want`.
-pub(crate) fn check_winner(
+pub(crate) fn check_winner<D: ReadDoc>(
+    doc: &D,
     values: &[(AmValue<'_>, ObjId)],
     path: &Path,
     want: Kind,
 ) -> Result<(), ModelError> {
-    match values.last() {
-        Some((v, _)) if value_kind(v) != want => Err(wrong(path, want, value_kind(v))),
+    match values.last().map(|(v, id)| kind_of(doc, v, id)) {
+        Some(kind) if kind != want => Err(wrong(path, want, kind)),
         _ => Ok(()),
     }
 }
 
-/// The sum of the counters among one slot's concurrent `values` (0 when there is none).
-pub(crate) fn counter_total(values: &[(AmValue<'_>, ObjId)]) -> i64 {
+/// The counter held by one slot's concurrent `values`: the sum over every copy, whether a
+/// counter map (the sum of its entries) or a plain automerge counter.
+pub(crate) fn counter_total<D: ReadDoc>(doc: &D, values: &[(AmValue<'_>, ObjId)]) -> i64 {
+    let scalar = |v: &AmValue<'_>| match v {
+        AmValue::Scalar(s) => match Scalar::from_automerge(s) {
+            Scalar::Counter(n) => n,
+            _ => 0,
+        },
+        AmValue::Object(_) => 0,
+    };
     values
         .iter()
-        .filter_map(|(v, _)| match v {
-            AmValue::Scalar(s) => match Scalar::from_automerge(s) {
-                Scalar::Counter(n) => Some(n),
-                _ => None,
-            },
-            AmValue::Object(_) => None,
+        .map(|(v, id)| match v {
+            AmValue::Object(ObjType::Map) if is_counter(doc, id) => doc
+                .map_range(id, ..)
+                .map(|entry| scalar(&entry.value.into()))
+                .fold(0, i64::saturating_add),
+            v => scalar(v),
         })
         .fold(0, i64::saturating_add)
 }

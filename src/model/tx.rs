@@ -1,5 +1,6 @@
 //! [`Tx`]: the writes (and reads) of one atomic change.
 
+use automerge::ActorId;
 use automerge::transaction::Transaction;
 
 use super::handles::{CounterMut, ListMut, MapMut, RegisterMut, SetMut, TextMut};
@@ -33,6 +34,8 @@ use super::{DocView, Kind, ModelError, Path};
 pub struct Tx<'a> {
     pub(crate) inner: Transaction<'a>,
     pub(crate) rec: Recorder<'a>,
+    /// The writer (whose entry of a counter this transaction increments).
+    pub(crate) actor: ActorId,
 }
 
 impl<'a> Tx<'a> {

@@ -1,16 +1,21 @@
 //! Counters: increments from every device add up.
 
 use automerge::transaction::{Transactable, Transaction};
-use automerge::{Automerge, ObjId, ReadDoc, ScalarValue, Value as AmValue};
+use automerge::{Automerge, ObjId, ObjType, ReadDoc, ScalarValue, Value as AmValue};
 
 use crate::model::resolve;
 use crate::model::{Kind, ModelError, Path, Tx};
 
 /// Reads a counter.
 ///
-/// When two devices create the same counter concurrently (both increment a counter that did
-/// not exist yet), automerge keeps both as conflicting values; the counter's value is their
-/// sum, so no increment is lost.
+/// A counter is an automerge map of automerge counters, one per device (keyed by its actor id
+/// in hex), plus a marker (the empty key, holding a counter at 0); its value is their sum. Each
+/// device increments only its own entry, so every increment changes exactly one automerge
+/// counter. (automerge applies an increment to every conflicting counter in a slot, so one
+/// shared counter would count an increment twice once two devices had created it
+/// concurrently.) When two devices create the same counter concurrently, the slot holds two
+/// maps and the value is the sum over both. A plain automerge counter, as other automerge code
+/// writes, also reads as a counter.
 ///
 /// ```
 /// use polyarch::model::{Doc, TextUnits};
@@ -27,13 +32,6 @@ pub struct CounterRef<'a, D = Automerge> {
     path: Path,
 }
 
-/// The counter held by `values` (one slot's concurrent values): the sum of every counter among
-/// them. The winner must be a counter.
-fn sum(values: &[(AmValue<'_>, ObjId)], path: &Path) -> Result<i64, ModelError> {
-    resolve::check_winner(values, path, Kind::Counter)?;
-    Ok(resolve::counter_total(values))
-}
-
 impl<'a, D: ReadDoc> CounterRef<'a, D> {
     pub(crate) fn new(doc: &'a D, path: Path) -> Self {
         Self { doc, path }
@@ -46,10 +44,9 @@ impl<'a, D: ReadDoc> CounterRef<'a, D> {
 
     /// The counter's value (0 when nothing is there).
     pub fn value(&self) -> Result<i64, ModelError> {
-        sum(
-            &resolve::slot_all(self.doc, &self.path, Kind::Counter)?,
-            &self.path,
-        )
+        let values = resolve::slot_all(self.doc, &self.path, Kind::Counter)?;
+        resolve::check_winner(self.doc, &values, &self.path, Kind::Counter)?;
+        Ok(resolve::counter_total(self.doc, &values))
     }
 }
 
@@ -70,30 +67,38 @@ impl<'t, 'a> CounterMut<'t, 'a> {
         CounterRef::new(&self.tx.inner, self.path.clone())
     }
 
-    /// Adds `by` (which may be negative). A missing counter is created at 0 first, with any
-    /// missing maps above it.
-    ///
-    /// automerge applies an increment to *every* conflicting counter in the slot, which would
-    /// count it once per copy. So when the counter was created concurrently on several devices,
-    /// this replaces the copies with one counter holding their sum plus `by`; increments made
-    /// concurrently with that replacement, on a device that had not seen it, are lost.
+    /// Adds `by` (which may be negative) to this device's entry of the counter, creating the
+    /// counter (and missing maps above it) and the entry when missing.
     pub fn increment(&mut self, by: i64) -> Result<(), ModelError> {
-        let tx = &mut self.tx.inner;
+        let Tx {
+            inner: tx, actor, ..
+        } = &mut *self.tx;
         let (obj, seg) = resolve::slot_mut(tx, &self.path, Kind::Counter)?;
         let prop = resolve::prop(seg);
-        let (copies, total) = {
+        let winner = {
             let values = tx.get_all(&obj.0, prop.clone())?;
-            (values.len(), sum(&values, &self.path)?)
+            resolve::check_winner(tx, &values, &self.path, Kind::Counter)?;
+            values
+                .last()
+                .map(|(v, id)| (matches!(v, AmValue::Object(_)), id.clone()))
         };
-        match copies {
-            0 => {
+        let map: ObjId = match winner {
+            // A plain automerge counter, written by other code.
+            Some((false, _)) => return Ok(tx.increment(&obj.0, prop, by)?),
+            Some((true, map)) => map,
+            None => {
                 if let Some(e) = resolve::missing_index(tx, &obj, seg, &self.path) {
                     return Err(e);
                 }
-                tx.put(&obj.0, prop, ScalarValue::counter(by))?;
+                let map = tx.put_object(&obj.0, prop, ObjType::Map)?;
+                tx.put(&map, resolve::COUNTER_MARK, ScalarValue::counter(0))?;
+                map
             }
-            1 => tx.increment(&obj.0, prop, by)?,
-            _ => tx.put(&obj.0, prop, ScalarValue::counter(total.saturating_add(by)))?,
+        };
+        let key = actor.to_hex_string();
+        match tx.get(&map, key.as_str())? {
+            Some((AmValue::Scalar(s), _)) if s.is_counter() => tx.increment(&map, key, by)?,
+            _ => tx.put(&map, key, ScalarValue::counter(by))?,
         }
         Ok(())
     }

@@ -45,10 +45,10 @@ impl<'a, D: ReadDoc> RegisterRef<'a, D> {
         match self.doc.get(&obj.0, resolve::prop(seg))? {
             None => Ok(None),
             Some((AmValue::Scalar(s), _)) => resolve::register_value(&s, &self.path).map(Some),
-            Some((v, _)) => Err(resolve::wrong(
+            Some((v, id)) => Err(resolve::wrong(
                 &self.path,
                 Kind::Register,
-                resolve::value_kind(&v),
+                resolve::kind_of(self.doc, &v, &id),
             )),
         }
     }
@@ -57,7 +57,7 @@ impl<'a, D: ReadDoc> RegisterRef<'a, D> {
     /// value means a conflict; setting the register resolves it.
     pub fn conflicts(&self) -> Result<Vec<Value>, ModelError> {
         let values = resolve::slot_all(self.doc, &self.path, Kind::Register)?;
-        resolve::check_winner(&values, &self.path, Kind::Register)?;
+        resolve::check_winner(self.doc, &values, &self.path, Kind::Register)?;
         values
             .iter()
             .rev()
@@ -102,7 +102,7 @@ impl<'t, 'a> RegisterMut<'t, 'a> {
                 }
             }
             Slot::Scalar(Kind::Register) => {}
-            found => return Err(resolve::wrong(&self.path, Kind::Register, found.kind())),
+            found => return Err(resolve::wrong(&self.path, Kind::Register, found.kind(tx))),
         }
         tx.put(&obj.0, resolve::prop(seg), value.into().into_automerge())?;
         Ok(())

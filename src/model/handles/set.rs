@@ -35,14 +35,16 @@ pub struct SetRef<'a, D = Automerge> {
 }
 
 /// The maps that hold the set in one slot's concurrent `values`; the winner must be a map.
-fn copies(values: &[(AmValue<'_>, ObjId)], path: &Path) -> Result<Vec<ObjId>, ModelError> {
-    resolve::check_winner(values, path, Kind::Map)?;
+fn copies<D: ReadDoc>(
+    doc: &D,
+    values: &[(AmValue<'_>, ObjId)],
+    path: &Path,
+) -> Result<Vec<ObjId>, ModelError> {
+    resolve::check_winner(doc, values, path, Kind::Map)?;
     Ok(values
         .iter()
-        .filter_map(|(v, id)| match v {
-            AmValue::Object(ObjType::Map | ObjType::Table) => Some(id.clone()),
-            _ => None,
-        })
+        .filter(|(v, id)| resolve::kind_of(doc, v, id) == Kind::Map)
+        .map(|(_, id)| id.clone())
         .collect())
 }
 
@@ -57,10 +59,8 @@ impl<'a, D: ReadDoc> SetRef<'a, D> {
     }
 
     fn copies(&self) -> Result<Vec<ObjId>, ModelError> {
-        copies(
-            &resolve::slot_all(self.doc, &self.path, Kind::Map)?,
-            &self.path,
-        )
+        let values = resolve::slot_all(self.doc, &self.path, Kind::Map)?;
+        copies(self.doc, &values, &self.path)
     }
 
     /// The members, sorted (empty when nothing is there).
@@ -116,7 +116,8 @@ impl<'t, 'a> SetMut<'t, 'a> {
     pub fn add(&mut self, member: impl Into<String>) -> Result<(), ModelError> {
         let tx = &mut self.tx.inner;
         let (obj, seg) = resolve::slot_mut(tx, &self.path, Kind::Map)?;
-        let winner = copies(&tx.get_all(&obj.0, resolve::prop(seg))?, &self.path)?.pop();
+        let values = tx.get_all(&obj.0, resolve::prop(seg))?;
+        let winner = copies(tx, &values, &self.path)?.pop();
         let set = match winner {
             Some(set) => set,
             None => match resolve::missing_index(tx, &obj, seg, &self.path) {
@@ -138,7 +139,11 @@ impl<'t, 'a> SetMut<'t, 'a> {
     /// there does nothing; an add made concurrently on another device wins.
     pub fn remove(&mut self, member: &str) -> Result<(), ModelError> {
         let tx = &mut self.tx.inner;
-        let copies = copies(&resolve::slot_all(tx, &self.path, Kind::Map)?, &self.path)?;
+        let copies = copies(
+            tx,
+            &resolve::slot_all(tx, &self.path, Kind::Map)?,
+            &self.path,
+        )?;
         for copy in copies {
             if tx.get(&copy, member)?.is_some() {
                 tx.delete(&copy, member)?;

@@ -142,7 +142,7 @@ impl<'t, 'a> TextMut<'t, 'a> {
     /// At `pos`, deletes `delete` units and inserts `insert`: what an editor's keystroke, cut
     /// or paste does. The text (and missing maps above it) is created when missing.
     pub fn splice(&mut self, pos: usize, delete: usize, insert: &str) -> Result<(), ModelError> {
-        let Tx { inner: tx, rec } = &mut *self.tx;
+        let Tx { inner: tx, rec, .. } = &mut *self.tx;
         let obj = match rec.known_text(tx, &self.path) {
             Some(obj) => obj,
             None => resolve::make_obj(tx, &self.path, ObjType::Text)?,

@@ -106,7 +106,7 @@ fn random_edits_with_remote_changes_in_every_unit() {
         let mut remote = fork(&d, 2);
         let mut mirror: Vec<char> = "seed".chars().collect();
         stats::take();
-        for step in 0..600 {
+        for step in 0..300 {
             let text: String = mirror.iter().collect();
             let len = mirror.len();
             // Mostly type near the end of the last edit, sometimes jump or select.
@@ -130,7 +130,7 @@ fn random_edits_with_remote_changes_in_every_unit() {
             let del_units = units_at(&text, at + del, units) - pos;
             splice(&mut d, pos, del_units, &ins, step % 7 == 0);
             mirror.splice(at..at + del, ins.chars());
-            if step % 97 == 0 {
+            if step % 61 == 0 {
                 write(&mut remote, |tx| tx.text(["doc", "text"]).splice(0, 0, "R"));
                 sync(&mut d, &mut remote);
                 mirror = d
