@@ -291,8 +291,9 @@ impl SimNet {
     }
 
     /// Heals the network, reconnects every broken link, and delivers every frame reliably and
-    /// in order until none is in flight and no session has anything more to send. Panics if
-    /// that does not happen within a generous bound (the protocol would be looping).
+    /// in order until none is in flight and no session has anything more to send (a connection
+    /// broken by a frame scrambled earlier reconnects at once). Panics if that does not happen
+    /// within a generous bound (the protocol would be looping).
     pub fn run_until_quiescent(&mut self) {
         self.heal();
         for l in 0..self.links.len() {
@@ -313,7 +314,10 @@ impl SimNet {
                         budget = budget.checked_sub(1).unwrap_or_else(|| {
                             panic!("the network did not quiesce: frames keep flowing")
                         });
-                        self.receive(l, side, &frame, false);
+                        // Frames scrambled before this call may still be in flight.
+                        if !self.receive(l, side, &frame, self.faults.scrambles()) {
+                            self.open(l);
+                        }
                         moved = true;
                     }
                 }
@@ -330,10 +334,12 @@ impl SimNet {
         let first = state(self.peers[0].repo());
         for p in 1..self.peers.len() {
             let other = state(self.peers[p].repo());
-            assert!(
-                first == other,
-                "peers 0 and {p} differ after quiescence:\npeer 0: {first:#?}\npeer {p}: {other:#?}"
-            );
+            if first != other {
+                panic!(
+                    "peers 0 and {p} differ after quiescence:\n{}",
+                    diff(&first, &other)
+                );
+            }
         }
         first.into_iter().map(|(doc, _, _)| doc).collect()
     }
@@ -388,8 +394,9 @@ impl SimNet {
         self.links[l].conn = Some(Conn { sessions, to });
     }
 
-    /// Hands one frame to the session on `side` of link `l`; queues its answer.
-    fn receive(&mut self, l: usize, side: usize, frame: &[u8], tolerate_scramble: bool) {
+    /// Hands one frame to the session on `side` of link `l` and queues its answer. Returns
+    /// false when the session rejected a scrambled frame, which broke the connection.
+    fn receive(&mut self, l: usize, side: usize, frame: &[u8], tolerate_scramble: bool) -> bool {
         self.stats.delivered += 1;
         let peer = self.links[l].ends[side];
         let from = self.links[l].ends[1 - side];
@@ -399,10 +406,12 @@ impl SimNet {
             Ok(out) => {
                 check_events(peer, from, conn.sessions[side].take_events());
                 conn.to[1 - side].extend(out);
+                true
             }
             Err(SyncError::Protocol { .. }) if tolerate_scramble => {
                 self.stats.protocol_breaks += 1;
                 self.links[l].conn = None;
+                false
             }
             Err(e) => panic!("peer {peer} failed on a frame from peer {from}: {e}"),
         }
@@ -435,6 +444,30 @@ fn check_events(peer: usize, from: usize, events: Vec<SessionEvent>) {
             other => panic!("peer {peer}, talking to peer {from}, got an unexpected {other:?}"),
         }
     }
+}
+
+/// What differs between two replicas' states, briefly.
+fn diff(a: &State, b: &State) -> String {
+    let short = |v: &polyarch::VersionVector| -> Vec<(String, u64)> {
+        v.iter()
+            .map(|(actor, seq)| (actor.to_hex_string()[..6].to_owned(), seq))
+            .collect()
+    };
+    let mut out = String::new();
+    let docs: std::collections::BTreeSet<&polyarch::DocId> =
+        a.iter().chain(b).map(|(doc, _, _)| doc).collect();
+    for doc in docs {
+        let find = |s: &'_ State| s.iter().find(|(d, _, _)| d == doc).cloned();
+        match (find(a), find(b)) {
+            (Some(x), Some(y)) if x == y => {}
+            (Some((_, va, ja)), Some((_, vb, jb))) => {
+                out += &format!("{doc}: version {:?} vs {:?}\n", short(&va), short(&vb));
+                out += &format!("  {ja}\n  {jb}\n");
+            }
+            (x, y) => out += &format!("{doc}: held by {:?} / {:?}\n", x.is_some(), y.is_some()),
+        }
+    }
+    out
 }
 
 /// Every document of a replica: its id, version and content.
