@@ -185,24 +185,97 @@ impl DocModel {
     }
 }
 
-/// Elements a replica once held in some order must end in that order.
-pub fn check_order(doc: &str, peer: usize, before: &Reading, after: &Reading) {
-    fn common<T: Eq + Hash + Clone>(a: &[T], b: &[T]) -> Vec<T> {
-        let b: HashSet<&T> = b.iter().collect();
-        a.iter().filter(|x| b.contains(x)).cloned().collect()
+/// A replica's text and list, to check later that their order held.
+pub struct Order {
+    text: Vec<char>,
+    list: Vec<i64>,
+}
+
+impl Order {
+    pub fn of(repo: &mut Repo, doc: &str) -> Self {
+        Self {
+            text: read(repo, doc, |v| v.text("text").to_string())
+                .chars()
+                .collect(),
+            list: read_list(repo, doc),
+        }
     }
-    let (t0, t1): (Vec<char>, Vec<char>) =
-        (before.text.chars().collect(), after.text.chars().collect());
-    assert_eq!(
-        common(&t0, &t1),
-        common(&t1, &t0),
-        "{doc}: characters peer {peer} held in one order ended in another"
-    );
-    assert_eq!(
-        common(&before.list, &after.list),
-        common(&after.list, &before.list),
-        "{doc}: list items peer {peer} held in one order ended in another"
-    );
+
+    /// Elements the replica held in some order must end in that order.
+    pub fn check(&self, doc: &str, peer: usize, after: &Reading) {
+        fn common<T: Eq + Hash + Clone>(a: &[T], b: &[T]) -> Vec<T> {
+            let b: HashSet<&T> = b.iter().collect();
+            a.iter().filter(|x| b.contains(x)).cloned().collect()
+        }
+        let text: Vec<char> = after.text.chars().collect();
+        assert_eq!(
+            common(&self.text, &text),
+            common(&text, &self.text),
+            "{doc}: characters peer {peer} held in one order ended in another"
+        );
+        assert_eq!(
+            common(&self.list, &after.list),
+            common(&after.list, &self.list),
+            "{doc}: list items peer {peer} held in one order ended in another"
+        );
+    }
+}
+
+/// One edit, as the test chose it from what a replica held.
+#[derive(Debug, Clone)]
+pub enum Edit {
+    Register(&'static str, String),
+    Increment(i64),
+    Add(&'static str),
+    Remove(&'static str),
+    Splice {
+        pos: usize,
+        del: usize,
+        ins: String,
+        deleted: String,
+    },
+    ListInsert(usize, i64),
+    ListDelete(usize, i64),
+    KeyPut(&'static str, String),
+    KeyDelete(&'static str),
+}
+
+impl Edit {
+    pub fn apply(&self, tx: &mut polyarch::Tx<'_>) -> Result<(), polyarch::ModelError> {
+        match self {
+            Edit::Register(r, v) => tx.register(["regs", r]).set(v.as_str()),
+            Edit::Increment(by) => tx.counter("count").increment(*by),
+            Edit::Add(e) => tx.set("tags").add(*e),
+            Edit::Remove(e) => tx.set("tags").remove(e),
+            Edit::Splice { pos, del, ins, .. } => tx.text("text").splice(*pos, *del, ins),
+            Edit::ListInsert(i, v) => tx.list("list").insert(*i, *v),
+            Edit::ListDelete(i, _) => tx.list("list").delete(*i),
+            Edit::KeyPut(k, v) => tx.register(["kv", k]).set(v.as_str()),
+            Edit::KeyDelete(k) => tx.map("kv").delete(k),
+        }
+    }
+
+    /// Records the edit, made as change `id` by a replica that had seen `seen`.
+    pub fn record(&self, m: &mut DocModel, id: ChangeId, seen: &VersionVector) {
+        match self {
+            Edit::Register(r, v) => m.write(&format!("regs/{r}"), id, seen, Some(v.clone())),
+            Edit::Increment(by) => m.counter += by,
+            Edit::Add(e) => m.set_op(e, id, seen, true),
+            Edit::Remove(e) => m.set_op(e, id, seen, false),
+            Edit::Splice { ins, deleted, .. } => {
+                m.text.deleted.extend(deleted.chars());
+                m.text.inserted.extend(ins.chars());
+            }
+            Edit::ListInsert(_, v) => {
+                m.list.inserted.insert(*v);
+            }
+            Edit::ListDelete(_, v) => {
+                m.list.deleted.insert(*v);
+            }
+            Edit::KeyPut(k, v) => m.write(&format!("kv/{k}"), id, seen, Some(v.clone())),
+            Edit::KeyDelete(k) => m.write(&format!("kv/{k}"), id, seen, None),
+        }
+    }
 }
 
 /// Everything the test reads from a replica's document, through the typed views.
@@ -225,10 +298,36 @@ fn text_of(value: Value) -> String {
     }
 }
 
+/// Reads a document through its typed views.
+pub fn read<T>(
+    repo: &mut Repo,
+    doc: &str,
+    f: impl FnOnce(&polyarch::DocView<'_>) -> Result<T, polyarch::ModelError>,
+) -> T {
+    repo.view(doc, f)
+        .expect("load the document")
+        .expect("read the document through typed views")
+}
+
+/// The test's list: unique integers.
+pub fn read_list(repo: &mut Repo, doc: &str) -> Vec<i64> {
+    list_of(read(repo, doc, |v| v.list("list").values()))
+}
+
+fn list_of(values: Vec<Value>) -> Vec<i64> {
+    values
+        .into_iter()
+        .map(|value| match value {
+            Value::Int(n) => n,
+            other => panic!("the test puts only integers in the list, read {other:?}"),
+        })
+        .collect()
+}
+
 impl Reading {
     pub fn of(repo: &mut Repo, doc: &str) -> Self {
         let json = repo.to_json(doc).expect("read a document as JSON");
-        repo.view(doc, |v| {
+        read(repo, doc, |v| {
             let register = |path: [&str; 2]| -> Result<_, polyarch::ModelError> {
                 let r = v.register(path);
                 let all = r.conflicts()?.into_iter().map(text_of).collect();
@@ -242,19 +341,13 @@ impl Reading {
             for key in &kv_keys {
                 registers.insert(format!("kv/{key}"), register(["kv", key])?);
             }
-            let list = v.list("list");
-            let list = (0..list.len()?)
-                .map(|i| match list.get(i)? {
-                    Some(Value::Int(n)) => Ok(n),
-                    other => panic!("the test puts only integers in the list, read {other:?}"),
-                })
-                .collect::<Result<Vec<i64>, polyarch::ModelError>>()?;
+            let list = list_of(v.list("list").values()?);
             let members: BTreeSet<String> = v.set("tags").members()?.into_iter().collect();
             assert!(
                 members.iter().all(|m| ALPHABET.contains(&m.as_str())),
                 "{doc}: the set holds a member never added: {members:?}"
             );
-            Ok::<_, polyarch::ModelError>(Reading {
+            Ok(Reading {
                 json,
                 counter: v.counter("count").value()?,
                 members,
@@ -264,7 +357,5 @@ impl Reading {
                 kv_keys,
             })
         })
-        .expect("load the document")
-        .expect("read the document through typed views")
     }
 }
