@@ -314,9 +314,10 @@ impl Doc {
         DocView::new(&self.inner)
     }
 
-    /// The whole document as JSON: maps (and OR-sets, which are maps whose keys are the
-    /// members) as objects, lists as arrays, text as strings, counters as numbers, registers as
-    /// their winning value. Use [`DocView`] to list conflicts.
+    /// The whole document as JSON, as the typed handles read it: maps (merged over concurrent
+    /// copies, and OR-sets, which are maps whose keys are the members) as objects, lists as
+    /// arrays, text as strings, counters as numbers, registers as their winning value. Use
+    /// [`DocView`] to list conflicts.
     pub fn to_json(&self) -> serde_json::Value {
         self.view().to_json()
     }

@@ -1,66 +1,86 @@
 //! The whole document as JSON (see [`Doc::to_json`](super::Doc::to_json)).
 
+use std::collections::BTreeSet;
+
 use automerge::{ObjId, ObjType, ROOT, ReadDoc, Value as AmValue};
 use serde_json::{Map, Value as Json};
 
 use super::Kind;
-use super::resolve;
+use super::resolve::{self, Values};
 use super::value::Scalar;
 
 /// Deepest nesting written out; deeper objects become `null`, so that a hostile document
 /// cannot exhaust the stack.
-pub(crate) const MAX_DEPTH: usize = 200;
+pub(crate) const MAX_DEPTH: usize = 64;
 
-/// `doc` as JSON: maps as objects, lists as arrays, text as strings, counters as numbers (the
-/// sum over concurrent copies, as [`CounterRef`](super::CounterRef) reads them), registers as
-/// their winning value.
+/// `doc` as JSON: maps (merged over their concurrent copies) as objects, lists as arrays, text
+/// as strings, counters as numbers (the sum over concurrent copies), registers as their winning
+/// value — what the typed handles read.
 pub(crate) fn to_json<D: ReadDoc>(doc: &D) -> Json {
-    object(doc, &ROOT, ObjType::Map, 0)
+    map(doc, &[ROOT], 0)
 }
 
-fn object<D: ReadDoc>(doc: &D, obj: &ObjId, t: ObjType, depth: usize) -> Json {
+/// The map whose concurrent copies are `copies` (the winning one first).
+fn map<D: ReadDoc>(doc: &D, copies: &[ObjId], depth: usize) -> Json {
     if depth > MAX_DEPTH {
         return Json::Null;
     }
-    match t {
-        ObjType::Map | ObjType::Table if resolve::is_counter(doc, obj) => Json::from(
-            resolve::counter_total(doc, &[(AmValue::map(), obj.clone())]),
-        ),
-        ObjType::Map | ObjType::Table => {
-            let mut out = Map::new();
-            for item in doc.map_range(obj, ..) {
-                let v = AmValue::from(item.value.clone());
-                let counter = match &v {
-                    AmValue::Object(ObjType::Map) => resolve::is_counter(doc, &item.id()),
-                    v => resolve::value_kind(v) == Kind::Counter,
-                };
-                let value = if counter {
-                    let all = match item.conflict {
-                        true => doc.get_all(obj, item.key.as_ref()).unwrap_or_default(),
-                        false => vec![(v, item.id())],
-                    };
-                    Json::from(resolve::counter_total(doc, &all))
-                } else {
-                    value(doc, v, || item.id(), depth)
-                };
-                out.insert(item.key.into_owned(), value);
-            }
-            Json::Object(out)
+    let mut out = Map::new();
+    if let [only] = copies {
+        for item in doc.map_range(only, ..) {
+            let values: Values<'_> = match item.conflict {
+                true => all(doc, only, &item.key),
+                false => vec![(item.value.clone().into(), item.id())],
+            };
+            out.insert(item.key.into_owned(), slot(doc, &values, depth));
         }
-        ObjType::List => Json::Array(
-            doc.list_range(obj, ..)
-                .map(|item| value(doc, item.value.clone().into(), || item.id(), depth))
-                .collect(),
-        ),
-        ObjType::Text => doc.text(obj).map_or(Json::Null, Json::String),
+    } else {
+        let keys: BTreeSet<String> = copies.iter().flat_map(|c| doc.keys(c)).collect();
+        for key in keys {
+            let values: Values<'_> = copies.iter().flat_map(|c| all(doc, c, &key)).collect();
+            out.insert(key, slot(doc, &values, depth));
+        }
+    }
+    Json::Object(out)
+}
+
+/// Every value at `key` of `obj`, the winner first.
+fn all<'d, D: ReadDoc>(doc: &'d D, obj: &ObjId, key: &str) -> Values<'d> {
+    let mut values = doc.get_all(obj, key).unwrap_or_default();
+    values.reverse();
+    values
+}
+
+/// The JSON for a slot's concurrent `values` (the winner first).
+fn slot<D: ReadDoc>(doc: &D, values: &[(AmValue<'_>, ObjId)], depth: usize) -> Json {
+    match values.first() {
+        None => Json::Null,
+        Some((v, id)) => match resolve::kind_of(doc, v, id) {
+            Kind::Counter => Json::from(resolve::counter_total(doc, values)),
+            Kind::Map => {
+                let copies: Vec<ObjId> = values
+                    .iter()
+                    .filter(|(v, id)| resolve::kind_of(doc, v, id) == Kind::Map)
+                    .map(|(_, id)| id.clone())
+                    .collect();
+                map(doc, &copies, depth + 1)
+            }
+            _ => value(doc, v, id, depth),
+        },
     }
 }
 
-/// The JSON for one value; `id` names it when it is an object.
-fn value<D: ReadDoc>(doc: &D, v: AmValue<'_>, id: impl FnOnce() -> ObjId, depth: usize) -> Json {
+/// The JSON for one value (`id` names it when it is an object).
+fn value<D: ReadDoc>(doc: &D, v: &AmValue<'_>, id: &ObjId, depth: usize) -> Json {
     match v {
-        AmValue::Object(t) => object(doc, &id(), t, depth + 1),
-        AmValue::Scalar(s) => match Scalar::from_automerge(&s) {
+        AmValue::Object(ObjType::List) if depth < MAX_DEPTH => Json::Array(
+            doc.list_range(id, ..)
+                .map(|item| slot(doc, &[(item.value.clone().into(), item.id())], depth + 1))
+                .collect(),
+        ),
+        AmValue::Object(ObjType::Text) => doc.text(id).map_or(Json::Null, Json::String),
+        AmValue::Object(_) => Json::Null,
+        AmValue::Scalar(s) => match Scalar::from_automerge(s) {
             Scalar::Value(v) => v.to_json(),
             Scalar::Counter(n) => Json::from(n),
             Scalar::Unknown(_) => Json::Null,

@@ -8,7 +8,7 @@
 //! | [`counter`](DocView::counter) | increments from every device add up | `value` | `increment` |
 //! | [`set`](DocView::set) (OR-set) | add wins over a concurrent remove | `members`, `contains` | `add`, `remove` |
 //! | [`text`](DocView::text) | concurrent insertions interleave by character | `to_string`, `cursor` | `splice` |
-//! | [`map`](DocView::map) / [`list`](DocView::list) | nest the others | `keys`, `len`, `get` | `delete`, `insert`, `push` |
+//! | [`map`](DocView::map) / [`list`](DocView::list) | nest the others; maps created concurrently merge | `keys`, `len`, `get` | `delete`, `insert`, `push` |
 //!
 //! Writes happen inside a [`Tx`] (one atomic change); reads through a [`DocView`] or the same
 //! `Tx` ([`Tx::view`]). Containers on a write path are created when missing, so
@@ -49,12 +49,19 @@
 //!   increments its own entry, so each increment changes exactly one automerge counter.
 //! - text, maps and lists are automerge objects.
 //!
-//! Two devices that create the same container at the same key concurrently (both add to a set
-//! or increment a counter that did not exist yet) leave two copies in the slot. Sets read the
-//! union of every copy and remove a member from every copy; counters read the sum of every copy
-//! and increment this device's entry in the winning copy, so every increment counts once.
-//! Text, maps and lists show automerge's winner only: what was written into a losing copy is
-//! hidden. Create shared containers once (for example with the parent) when that matters.
+//! Two devices that create the same container at the same key concurrently (both add the
+//! first event to `events`, both add to a set or increment a counter that did not exist yet)
+//! leave two copies in the slot, and automerge shows one. The model merges them instead:
+//!
+//! - a map reads as the union of its copies (a key found in several reads from the winning
+//!   copy first), new keys go into the winning copy, and deleting a key deletes it from every
+//!   copy; so does writing a register, which replaces its values in every copy;
+//! - a set reads as the union of its copies and removes a member from every copy;
+//! - a counter reads as the sum of its copies and increments this device's entry in the
+//!   winning copy, so every increment counts once.
+//!
+//! Text and lists show automerge's winner only: what was written into a losing copy is
+//! hidden. Create a shared text or list once (for example with its parent) when that matters.
 //!
 //! ## Errors and input
 //!

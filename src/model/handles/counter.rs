@@ -73,24 +73,33 @@ impl<'t, 'a> CounterMut<'t, 'a> {
         let Tx {
             inner: tx, actor, ..
         } = &mut *self.tx;
-        let (obj, seg) = resolve::slot_mut(tx, &self.path, Kind::Counter)?;
+        let (parent, seg) = resolve::slot_mut(tx, &self.path, Kind::Counter)?;
         let prop = resolve::prop(seg);
         let winner = {
-            let values = tx.get_all(&obj.0, prop.clone())?;
+            let depth = self.path.len() - 1;
+            let values = resolve::values_at(tx, &parent, seg, &self.path, depth)?;
             resolve::check_winner(tx, &values, &self.path, Kind::Counter)?;
             values
-                .last()
+                .first()
                 .map(|(v, id)| (matches!(v, AmValue::Object(_)), id.clone()))
         };
         let map: ObjId = match winner {
             // A plain automerge counter, written by other code.
-            Some((false, _)) => return Ok(tx.increment(&obj.0, prop, by)?),
+            Some((false, _)) => {
+                for copy in parent.copies() {
+                    if tx.get(copy, prop.clone())?.is_some() {
+                        tx.increment(copy, prop, by)?;
+                        break;
+                    }
+                }
+                return Ok(());
+            }
             Some((true, map)) => map,
             None => {
-                if let Some(e) = resolve::missing_index(tx, &obj, seg, &self.path) {
+                if let Some(e) = resolve::missing_index(tx, &parent, seg, &self.path) {
                     return Err(e);
                 }
-                let map = tx.put_object(&obj.0, prop, ObjType::Map)?;
+                let map = tx.put_object(&parent.main, prop, ObjType::Map)?;
                 tx.put(&map, resolve::COUNTER_MARK, ScalarValue::counter(0))?;
                 map
             }

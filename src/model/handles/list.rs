@@ -41,7 +41,7 @@ impl<'a, D: ReadDoc> ListRef<'a, D> {
     }
 
     fn obj(&self) -> Result<Option<ObjId>, ModelError> {
-        resolve::find_obj(self.doc, &self.path, Kind::List)
+        Ok(resolve::find_obj(self.doc, &self.path, Kind::List)?.map(|node| node.main))
     }
 
     /// How many elements the list has (0 when nothing is there).
@@ -106,7 +106,7 @@ impl<'t, 'a> ListMut<'t, 'a> {
     /// The list, when `index` fits: at most the length, or below it when `existing`.
     fn checked(&self, index: usize, existing: bool) -> Result<Option<ObjId>, ModelError> {
         let tx = &self.tx.inner;
-        let obj = resolve::find_obj(tx, &self.path, Kind::List)?;
+        let obj = resolve::find_obj(tx, &self.path, Kind::List)?.map(|node| node.main);
         let len = obj.as_ref().map_or(0, |obj| tx.length(obj));
         if index > len || (existing && index == len) {
             return Err(ModelError::IndexOutOfRange {

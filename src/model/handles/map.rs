@@ -1,9 +1,11 @@
 //! Maps: nest the other types under string keys.
 
 use automerge::transaction::{Transactable, Transaction};
-use automerge::{Automerge, ObjId, ReadDoc};
+use std::collections::BTreeSet;
 
-use crate::model::resolve;
+use automerge::{Automerge, ReadDoc};
+
+use crate::model::resolve::{self, Node};
 use crate::model::{Kind, ModelError, Path, Tx};
 
 /// Reads a map: the document's root map for [`Path::root`], or a nested one.
@@ -38,20 +40,29 @@ impl<'a, D: ReadDoc> MapRef<'a, D> {
         &self.path
     }
 
-    fn obj(&self) -> Result<Option<ObjId>, ModelError> {
+    fn node(&self) -> Result<Option<Node>, ModelError> {
         resolve::find_obj(self.doc, &self.path, Kind::Map)
     }
 
     /// The keys, sorted (empty when nothing is there).
     pub fn keys(&self) -> Result<Vec<String>, ModelError> {
-        Ok(self
-            .obj()?
-            .map_or_else(Vec::new, |obj| self.doc.keys(&obj).collect()))
+        let Some(node) = self.node()? else {
+            return Ok(Vec::new());
+        };
+        if node.others.is_empty() {
+            return Ok(self.doc.keys(&node.main).collect());
+        }
+        let keys: BTreeSet<String> = node.copies().flat_map(|c| self.doc.keys(c)).collect();
+        Ok(keys.into_iter().collect())
     }
 
     /// How many keys the map has.
     pub fn len(&self) -> Result<usize, ModelError> {
-        Ok(self.obj()?.map_or(0, |obj| self.doc.length(&obj)))
+        match self.node()? {
+            Some(node) if node.others.is_empty() => Ok(self.doc.length(&node.main)),
+            Some(_) => Ok(self.keys()?.len()),
+            None => Ok(0),
+        }
     }
 
     /// Whether the map has no key.
@@ -61,10 +72,14 @@ impl<'a, D: ReadDoc> MapRef<'a, D> {
 
     /// Whether the map has `key`.
     pub fn contains_key(&self, key: &str) -> Result<bool, ModelError> {
-        match self.obj()? {
-            Some(obj) => Ok(self.doc.get(&obj, key)?.is_some()),
-            None => Ok(false),
+        if let Some(node) = self.node()? {
+            for copy in node.copies() {
+                if self.doc.get(copy, key)?.is_some() {
+                    return Ok(true);
+                }
+            }
         }
+        Ok(false)
     }
 }
 
@@ -85,12 +100,15 @@ impl<'t, 'a> MapMut<'t, 'a> {
         MapRef::new(&self.tx.inner, self.path.clone())
     }
 
-    /// Removes `key` and everything under it (all concurrent values of the key). Removing a
-    /// key that is not there, or from a map that is not there, does nothing.
+    /// Removes `key` and everything under it (all concurrent values of the key, in every
+    /// copy of the map). Removing a key that is not there, or from a map that is not there,
+    /// does nothing.
     pub fn delete(&mut self, key: &str) -> Result<(), ModelError> {
         let tx = &mut self.tx.inner;
-        if let Some(obj) = resolve::find_obj(tx, &self.path, Kind::Map)? {
-            tx.delete(&obj, key)?;
+        if let Some(node) = resolve::find_obj(tx, &self.path, Kind::Map)? {
+            for copy in node.copies() {
+                tx.delete(copy, key)?;
+            }
         }
         Ok(())
     }

@@ -3,7 +3,7 @@
 use automerge::transaction::{Transactable, Transaction};
 use automerge::{Automerge, ReadDoc, Value as AmValue};
 
-use crate::model::resolve::{self, Slot};
+use crate::model::resolve;
 use crate::model::{Kind, ModelError, Path, Tx, Value};
 
 /// Reads a multi-value register: a scalar [`Value`] in a map key or list element.
@@ -39,16 +39,14 @@ impl<'a, D: ReadDoc> RegisterRef<'a, D> {
 
     /// The winning value, or `None` when nothing is there.
     pub fn get(&self) -> Result<Option<Value>, ModelError> {
-        let Some((obj, seg)) = resolve::find_slot(self.doc, &self.path, Kind::Register)? else {
-            return Ok(None);
-        };
-        match self.doc.get(&obj.0, resolve::prop(seg))? {
+        let values = resolve::slot_all(self.doc, &self.path, Kind::Register)?;
+        match values.first() {
             None => Ok(None),
-            Some((AmValue::Scalar(s), _)) => resolve::register_value(&s, &self.path).map(Some),
+            Some((AmValue::Scalar(s), _)) => resolve::register_value(s, &self.path).map(Some),
             Some((v, id)) => Err(resolve::wrong(
                 &self.path,
                 Kind::Register,
-                resolve::kind_of(self.doc, &v, &id),
+                resolve::kind_of(self.doc, v, id),
             )),
         }
     }
@@ -60,7 +58,6 @@ impl<'a, D: ReadDoc> RegisterRef<'a, D> {
         resolve::check_winner(self.doc, &values, &self.path, Kind::Register)?;
         values
             .iter()
-            .rev()
             .filter_map(|(v, _)| match v {
                 AmValue::Scalar(s) if !s.is_counter() => {
                     Some(resolve::register_value(s, &self.path))
@@ -93,18 +90,26 @@ impl<'t, 'a> RegisterMut<'t, 'a> {
     /// a map, list, text or counter (delete it first to replace it).
     pub fn set(&mut self, value: impl Into<Value>) -> Result<(), ModelError> {
         let tx = &mut self.tx.inner;
-        let (obj, seg) = resolve::slot_mut(tx, &self.path, Kind::Register)?;
-        let found = resolve::lookup(tx, &obj, seg, &self.path, self.path.len() - 1)?;
-        match found {
-            Slot::Missing => {
-                if let Some(e) = resolve::missing_index(tx, &obj, seg, &self.path) {
+        let (parent, seg) = resolve::slot_mut(tx, &self.path, Kind::Register)?;
+        let depth = self.path.len() - 1;
+        let values = resolve::values_at(tx, &parent, seg, &self.path, depth)?;
+        match resolve::winner_kind(tx, &values) {
+            Kind::Register => {}
+            Kind::Missing => {
+                if let Some(e) = resolve::missing_index(tx, &parent, seg, &self.path) {
                     return Err(e);
                 }
             }
-            Slot::Scalar(Kind::Register) => {}
-            found => return Err(resolve::wrong(&self.path, Kind::Register, found.kind(tx))),
+            kind => return Err(resolve::wrong(&self.path, Kind::Register, kind)),
         }
-        tx.put(&obj.0, resolve::prop(seg), value.into().into_automerge())?;
+        let prop = resolve::prop(seg);
+        // The put replaces the values in the winning copy of the map; other copies' go too.
+        for copy in &parent.others {
+            if tx.get(copy, prop.clone())?.is_some() {
+                tx.delete(copy, prop.clone())?;
+            }
+        }
+        tx.put(&parent.main, prop, value.into().into_automerge())?;
         Ok(())
     }
 }

@@ -34,7 +34,8 @@ pub struct SetRef<'a, D = Automerge> {
     path: Path,
 }
 
-/// The maps that hold the set in one slot's concurrent `values`; the winner must be a map.
+/// The maps that hold the set in one slot's concurrent `values` (the winner first); the
+/// winner must be a map.
 fn copies<D: ReadDoc>(
     doc: &D,
     values: &[(AmValue<'_>, ObjId)],
@@ -115,14 +116,15 @@ impl<'t, 'a> SetMut<'t, 'a> {
     /// removes what it saw, does not remove it.
     pub fn add(&mut self, member: impl Into<String>) -> Result<(), ModelError> {
         let tx = &mut self.tx.inner;
-        let (obj, seg) = resolve::slot_mut(tx, &self.path, Kind::Map)?;
-        let values = tx.get_all(&obj.0, resolve::prop(seg))?;
-        let winner = copies(tx, &values, &self.path)?.pop();
+        let (parent, seg) = resolve::slot_mut(tx, &self.path, Kind::Map)?;
+        let depth = self.path.len() - 1;
+        let values = resolve::values_at(tx, &parent, seg, &self.path, depth)?;
+        let winner = copies(tx, &values, &self.path)?.into_iter().next();
         let set = match winner {
             Some(set) => set,
-            None => match resolve::missing_index(tx, &obj, seg, &self.path) {
+            None => match resolve::missing_index(tx, &parent, seg, &self.path) {
                 Some(e) => return Err(e),
-                None => tx.put_object(&obj.0, resolve::prop(seg), ObjType::Map)?,
+                None => tx.put_object(&parent.main, resolve::prop(seg), ObjType::Map)?,
             },
         };
         let member = member.into();

@@ -43,7 +43,7 @@ impl<'a, D: ReadDoc> TextRef<'a, D> {
     }
 
     fn obj(&self) -> Result<Option<ObjId>, ModelError> {
-        resolve::find_obj(self.doc, &self.path, Kind::Text)
+        Ok(resolve::find_obj(self.doc, &self.path, Kind::Text)?.map(|node| node.main))
     }
 
     fn existing(&self) -> Result<ObjId, ModelError> {

@@ -11,6 +11,7 @@
 mod collections;
 mod counters;
 mod fast_change;
+mod merged_maps;
 mod paths;
 mod registers;
 mod replication;
