@@ -81,6 +81,21 @@ pub(super) struct SpliceOps<'a> {
     pub(super) deleted: &'a [&'a lg::OpId],
 }
 
+/// One operation's values in the columns that differ between operations.
+#[derive(Clone, Copy)]
+struct Row {
+    /// Actor index and counter of the key element (`None`: the head).
+    key: Option<(u64, u64)>,
+    insert: bool,
+    action: u64,
+    value_meta: u64,
+    /// Actor index and counter of the single predecessor (deletes).
+    pred: Option<(u64, u64)>,
+}
+
+/// Most bytes a chunk header takes: magic, checksum, chunk type, and a 5-byte length.
+const MAX_HEADER: usize = 4 + 4 + 1 + 5;
+
 /// The change's bytes and hash.
 pub(super) fn splice_change(meta: &Meta<'_>, ops: &SpliceOps<'_>) -> (Vec<u8>, ChangeHash) {
     // The actor table: the change's actor first, then every other one the operations name,
@@ -100,108 +115,154 @@ pub(super) fn splice_change(meta: &Meta<'_>, ops: &SpliceOps<'_>) -> (Vec<u8>, C
             others.binary_search(&actor).map_or(0, |i| i as u64 + 1)
         }
     };
-
-    let inserts = ops.inserted.chars().count();
-    let total = inserts + ops.deleted.len();
-    let mut obj_actor = Rle::unsigned();
-    let mut obj_ctr = Rle::unsigned();
-    let mut key_actor = Rle::unsigned();
-    let mut key_ctr = Delta::default();
-    let mut insert = Bools::default();
-    let mut action = Rle::unsigned();
-    let mut val_meta = Rle::unsigned();
-    let mut pred_num = Rle::unsigned();
-    let mut pred_actor = Rle::unsigned();
-    let mut pred_ctr = Delta::default();
-    let obj = (index(&ops.obj.1), ops.obj.0);
-    for _ in 0..total {
-        obj_actor.push(Some(obj.0));
-        obj_ctr.push(Some(obj.1));
-    }
-    let mut after = after.map(|e| (index(&e.1), e.0));
-    for (c, ctr) in ops.inserted.chars().zip(meta.start_op..) {
-        match after {
-            Some((actor, counter)) => {
-                key_actor.push(Some(actor));
-                key_ctr.push(Some(counter));
+    let after = after.map(|e| (index(&e.1), e.0));
+    let index = &index;
+    let rows = move || {
+        let keys = std::iter::once(after).chain((meta.start_op..).map(|ctr| Some((0, ctr))));
+        let inserts = ops.inserted.chars().zip(keys).map(|(c, key)| Row {
+            key,
+            insert: true,
+            action: PUT,
+            value_meta: ((c.len_utf8() as u64) << 4) | STRING,
+            pred: None,
+        });
+        let deletes = ops.deleted.iter().map(move |e| {
+            let id = Some((index(&e.1), e.0));
+            Row {
+                key: id,
+                insert: false,
+                action: DELETE,
+                value_meta: 0,
+                pred: id,
             }
-            None => {
-                key_actor.push(None);
-                key_ctr.push(Some(0));
-            }
-        }
-        insert.push(true);
-        action.push(Some(PUT));
-        val_meta.push(Some(((c.len_utf8() as u64) << 4) | STRING));
-        pred_num.push(Some(0));
-        after = Some((0, ctr));
-    }
-    for e in ops.deleted {
-        let actor = index(&e.1);
-        key_actor.push(Some(actor));
-        key_ctr.push(Some(e.0));
-        insert.push(false);
-        action.push(Some(DELETE));
-        val_meta.push(Some(0));
-        pred_num.push(Some(1));
-        pred_actor.push(Some(actor));
-        pred_ctr.push(Some(e.0));
-    }
-    let columns = [
-        (col::OBJ_ACTOR, obj_actor.finish()),
-        (col::OBJ_CTR, obj_ctr.finish()),
-        (col::KEY_ACTOR, key_actor.finish()),
-        (col::KEY_CTR, key_ctr.finish()),
-        (col::INSERT, insert.finish()),
-        (col::ACTION, action.finish()),
-        (col::VAL_META, val_meta.finish()),
-        (col::VAL_RAW, ops.inserted.as_bytes().to_vec()),
-        (col::PRED_NUM, pred_num.finish()),
-        (col::PRED_ACTOR, pred_actor.finish()),
-        (col::PRED_CTR, pred_ctr.finish()),
-    ];
+        });
+        inserts.chain(deletes)
+    };
 
-    let mut data = Vec::with_capacity(128 + 32 * meta.deps.len() + ops.inserted.len());
-    uleb(&mut data, meta.deps.len() as u64);
+    // The chunk is written in place after room for the longest header, which is then written
+    // in front of the data once its length is known.
+    let mut bytes = Vec::with_capacity(
+        MAX_HEADER + 96 + 32 * meta.deps.len() + 17 * others.len() + 2 * ops.inserted.len(),
+    );
+    bytes.resize(MAX_HEADER, 0);
+    uleb(&mut bytes, meta.deps.len() as u64);
     for dep in meta.deps {
-        data.extend_from_slice(&dep.0);
+        bytes.extend_from_slice(&dep.0);
     }
-    prefixed(&mut data, meta.actor.to_bytes());
-    uleb(&mut data, meta.seq);
-    uleb(&mut data, meta.start_op);
-    sleb(&mut data, meta.time);
-    prefixed(&mut data, meta.message.unwrap_or("").as_bytes());
-    uleb(&mut data, others.len() as u64);
+    prefixed(&mut bytes, meta.actor.to_bytes());
+    uleb(&mut bytes, meta.seq);
+    uleb(&mut bytes, meta.start_op);
+    sleb(&mut bytes, meta.time);
+    prefixed(&mut bytes, meta.message.unwrap_or("").as_bytes());
+    uleb(&mut bytes, others.len() as u64);
     for actor in &others {
-        prefixed(&mut data, actor.to_bytes());
+        prefixed(&mut bytes, actor.to_bytes());
     }
-    let present = columns.iter().filter(|(_, bytes)| !bytes.is_empty());
-    uleb(&mut data, present.clone().count() as u64);
-    for (spec, bytes) in present.clone() {
-        uleb(&mut data, *spec);
-        uleb(&mut data, bytes.len() as u64);
-    }
-    for (_, bytes) in present {
-        data.extend_from_slice(bytes);
-    }
-    data.extend_from_slice(meta.extra);
 
-    let mut len = Vec::with_capacity(5);
-    uleb(&mut len, data.len() as u64);
+    // The columns, into one buffer; the column table needs their lengths first.
+    let mut cols = Vec::with_capacity(32 + 13 * (ops.inserted.len() + ops.deleted.len()));
+    let mut table = [(0u64, 0usize); 11];
+    let mut present = 0;
+    let mut column = |cols: &mut Vec<u8>, spec: u64, start: usize| {
+        if cols.len() > start
+            && let Some(slot) = table.get_mut(present)
+        {
+            *slot = (spec, cols.len() - start);
+            present += 1;
+        }
+    };
+    let obj = (index(&ops.obj.1), ops.obj.0);
+    let start = cols.len();
+    Rle::encode(&mut cols, false, rows().map(|_| Some(obj.0)));
+    column(&mut cols, col::OBJ_ACTOR, start);
+    let start = cols.len();
+    Rle::encode(&mut cols, false, rows().map(|_| Some(obj.1)));
+    column(&mut cols, col::OBJ_CTR, start);
+    let start = cols.len();
+    Rle::encode(&mut cols, false, rows().map(|r| r.key.map(|k| k.0)));
+    column(&mut cols, col::KEY_ACTOR, start);
+    let start = cols.len();
+    delta(&mut cols, rows().map(|r| r.key.map_or(0, |k| k.1)));
+    column(&mut cols, col::KEY_CTR, start);
+    let start = cols.len();
+    bools(&mut cols, rows().map(|r| r.insert));
+    column(&mut cols, col::INSERT, start);
+    let start = cols.len();
+    Rle::encode(&mut cols, false, rows().map(|r| Some(r.action)));
+    column(&mut cols, col::ACTION, start);
+    let start = cols.len();
+    Rle::encode(&mut cols, false, rows().map(|r| Some(r.value_meta)));
+    column(&mut cols, col::VAL_META, start);
+    let start = cols.len();
+    cols.extend_from_slice(ops.inserted.as_bytes());
+    column(&mut cols, col::VAL_RAW, start);
+    let start = cols.len();
+    Rle::encode(
+        &mut cols,
+        false,
+        rows().map(|r| Some(u64::from(r.pred.is_some()))),
+    );
+    column(&mut cols, col::PRED_NUM, start);
+    let start = cols.len();
+    Rle::encode(
+        &mut cols,
+        false,
+        rows().filter_map(|r| r.pred).map(|p| Some(p.0)),
+    );
+    column(&mut cols, col::PRED_ACTOR, start);
+    let start = cols.len();
+    delta(&mut cols, rows().filter_map(|r| r.pred).map(|p| p.1));
+    column(&mut cols, col::PRED_CTR, start);
+
+    let table = table.get(..present).unwrap_or_default();
+    uleb(&mut bytes, table.len() as u64);
+    for (spec, len) in table {
+        uleb(&mut bytes, *spec);
+        uleb(&mut bytes, *len as u64);
+    }
+    bytes.extend_from_slice(&cols);
+    bytes.extend_from_slice(meta.extra);
+
+    let data_len = bytes.len() - MAX_HEADER;
+    let mut len = [0u8; 10];
+    let len = leb_into(&mut len, data_len as u64);
+    let data = bytes.get(MAX_HEADER..).unwrap_or_default();
     let digest = Sha256::new()
         .chain_update([CHUNK_CHANGE])
-        .chain_update(&len)
-        .chain_update(&data)
+        .chain_update(len)
+        .chain_update(data)
         .finalize();
     let mut hash = [0u8; 32];
     hash.copy_from_slice(&digest);
-    let mut bytes = Vec::with_capacity(MAGIC.len() + 4 + 1 + len.len() + data.len());
-    bytes.extend_from_slice(&MAGIC);
-    bytes.extend_from_slice(&hash[..4]);
-    bytes.push(CHUNK_CHANGE);
-    bytes.extend_from_slice(&len);
-    bytes.extend_from_slice(&data);
+    let header_len = MAGIC.len() + 4 + 1 + len.len();
+    let skip = MAX_HEADER - header_len;
+    if let Some(header) = bytes.get_mut(skip..MAX_HEADER) {
+        let (magic, rest) = header.split_at_mut(MAGIC.len());
+        magic.copy_from_slice(&MAGIC);
+        let (checksum, rest) = rest.split_at_mut(4);
+        checksum.copy_from_slice(hash.get(..4).unwrap_or_default());
+        let (chunk_type, length) = rest.split_at_mut(1);
+        chunk_type.copy_from_slice(&[CHUNK_CHANGE]);
+        length.copy_from_slice(len);
+    }
+    bytes.drain(..skip);
     (bytes, ChangeHash(hash))
+}
+
+/// Writes `v` as a uLEB into `buf`; returns the bytes written.
+fn leb_into(buf: &mut [u8; 10], mut v: u64) -> &[u8] {
+    let mut n = 0;
+    for slot in buf.iter_mut() {
+        let byte = (v & 0x7f) as u8;
+        v >>= 7;
+        n += 1;
+        if v == 0 {
+            *slot = byte;
+            break;
+        }
+        *slot = byte | 0x80;
+    }
+    buf.get(..n).unwrap_or_default()
 }
 
 fn uleb(out: &mut Vec<u8>, mut v: u64) {
@@ -236,9 +297,9 @@ fn prefixed(out: &mut Vec<u8>, bytes: &[u8]) {
 
 /// automerge's run-length encoding (`RleEncoder`), state for state: runs of two or more equal
 /// values as `len, value` (`len` an sLEB), other values as literal runs `-len, values...`, nulls
-/// as `0, count` (uLEB), and nothing at all for a column that is null throughout.
+/// as `0, count` (uLEB), and nothing at all for a column that is null throughout. Values are
+/// uLEBs, or sLEBs when `signed`.
 struct Rle {
-    out: Vec<u8>,
     state: State,
     signed: bool,
 }
@@ -253,83 +314,74 @@ enum State {
 }
 
 impl Rle {
-    fn unsigned() -> Self {
-        Self {
-            out: Vec::new(),
+    /// Encodes `values` into `out`.
+    fn encode(out: &mut Vec<u8>, signed: bool, values: impl Iterator<Item = Option<u64>>) {
+        let mut rle = Rle {
             state: State::Empty,
-            signed: false,
+            signed,
+        };
+        for v in values {
+            rle.push(out, v);
         }
+        let state = std::mem::replace(&mut rle.state, State::Empty);
+        rle.flush(out, state);
     }
 
-    fn signed() -> Self {
-        Self {
-            signed: true,
-            ..Self::unsigned()
-        }
-    }
-
-    fn value(&mut self, v: u64) {
+    fn value(&self, out: &mut Vec<u8>, v: u64) {
         if self.signed {
-            sleb(&mut self.out, v as i64);
+            sleb(out, v as i64);
         } else {
-            uleb(&mut self.out, v);
+            uleb(out, v);
         }
     }
 
-    fn flush_run(&mut self, v: u64, len: u64) {
-        sleb(&mut self.out, len as i64);
-        self.value(v);
-    }
-
-    fn flush_literal(&mut self, values: &[u64]) {
-        sleb(&mut self.out, -(values.len() as i64));
+    fn flush_literal(&self, out: &mut Vec<u8>, values: &[u64]) {
+        sleb(out, -(values.len() as i64));
         for &v in values {
-            self.value(v);
+            self.value(out, v);
         }
-    }
-
-    fn flush_nulls(&mut self, n: u64) {
-        sleb(&mut self.out, 0);
-        uleb(&mut self.out, n);
     }
 
     /// Ends whatever run is open (before a null, or at the end).
-    fn flush(&mut self, state: State) {
+    fn flush(&self, out: &mut Vec<u8>, state: State) {
         match state {
             State::Empty | State::InitialNulls(_) => {}
-            State::Nulls(n) => self.flush_nulls(n),
-            State::Lone(v) => self.flush_literal(&[v]),
-            State::Run(v, len) => self.flush_run(v, len),
-            State::Literal(values) => self.flush_literal(&values),
+            State::Nulls(n) => nulls(out, n),
+            State::Lone(v) => self.flush_literal(out, &[v]),
+            State::Run(v, len) => {
+                sleb(out, len as i64);
+                self.value(out, v);
+            }
+            State::Literal(values) => self.flush_literal(out, &values),
         }
     }
 
-    fn push(&mut self, value: Option<u64>) {
+    fn push(&mut self, out: &mut Vec<u8>, value: Option<u64>) {
         let state = std::mem::replace(&mut self.state, State::Empty);
         self.state = match (state, value) {
             (State::Empty, None) => State::InitialNulls(1),
             (State::InitialNulls(n), None) => State::InitialNulls(n + 1),
             (State::Nulls(n), None) => State::Nulls(n + 1),
             (other, None) => {
-                self.flush(other);
+                self.flush(out, other);
                 State::Nulls(1)
             }
             (State::Empty, Some(v)) => State::Lone(v),
             (State::Nulls(n) | State::InitialNulls(n), Some(v)) => {
-                self.flush_nulls(n);
+                nulls(out, n);
                 State::Lone(v)
             }
             (State::Lone(last), Some(v)) if last == v => State::Run(v, 2),
             (State::Lone(last), Some(v)) => State::Literal(vec![last, v]),
             (State::Run(last, len), Some(v)) if last == v => State::Run(v, len + 1),
             (State::Run(last, len), Some(v)) => {
-                self.flush_run(last, len);
+                self.flush(out, State::Run(last, len));
                 State::Lone(v)
             }
             (State::Literal(mut values), Some(v)) => match values.last() {
                 Some(&last) if last == v => {
                     values.pop();
-                    self.flush_literal(&values);
+                    self.flush_literal(out, &values);
                     State::Run(v, 2)
                 }
                 _ => {
@@ -339,71 +391,42 @@ impl Rle {
             },
         };
     }
+}
 
-    fn finish(mut self) -> Vec<u8> {
-        let state = std::mem::replace(&mut self.state, State::Empty);
-        self.flush(state);
-        self.out
-    }
+/// A run of `n` nulls.
+fn nulls(out: &mut Vec<u8>, n: u64) {
+    sleb(out, 0);
+    uleb(out, n);
 }
 
 /// automerge's delta encoding: each value minus the previous one (starting from 0), then
 /// run-length encoded as sLEBs.
-struct Delta {
-    rle: Rle,
-    last: i64,
-}
-
-impl Default for Delta {
-    fn default() -> Self {
-        Self {
-            rle: Rle::signed(),
-            last: 0,
-        }
-    }
-}
-
-impl Delta {
-    fn push(&mut self, value: Option<u64>) {
-        match value {
-            Some(v) => {
-                let v = v as i64;
-                self.rle.push(Some(v.saturating_sub(self.last) as u64));
-                self.last = v;
-            }
-            None => self.rle.push(None),
-        }
-    }
-
-    fn finish(self) -> Vec<u8> {
-        self.rle.finish()
-    }
+fn delta(out: &mut Vec<u8>, values: impl Iterator<Item = u64>) {
+    let mut last = 0i64;
+    let deltas = values.map(|v| {
+        let v = v as i64;
+        let d = v.saturating_sub(last);
+        last = v;
+        Some(d as u64)
+    });
+    Rle::encode(out, true, deltas);
 }
 
 /// automerge's boolean encoding: alternating run lengths (uLEB), starting with `false`.
-#[derive(Default)]
-struct Bools {
-    out: Vec<u8>,
-    last: bool,
-    count: u64,
-}
-
-impl Bools {
-    fn push(&mut self, value: bool) {
-        if value == self.last {
-            self.count += 1;
+fn bools(out: &mut Vec<u8>, values: impl Iterator<Item = bool>) {
+    let mut last = false;
+    let mut count = 0u64;
+    for v in values {
+        if v == last {
+            count += 1;
         } else {
-            uleb(&mut self.out, self.count);
-            self.last = value;
-            self.count = 1;
+            uleb(out, count);
+            last = v;
+            count = 1;
         }
     }
-
-    fn finish(mut self) -> Vec<u8> {
-        if self.count > 0 {
-            uleb(&mut self.out, self.count);
-        }
-        self.out
+    if count > 0 {
+        uleb(out, count);
     }
 }
 
