@@ -51,8 +51,8 @@ pub struct ClientConfig {
     /// Documents to sync.
     pub interest: Interest,
     /// The relay's device id, if known from a previous run (saves half a round trip). When
-    /// `None`, the client uses the most recently contacted peer labelled [`relay_label`]
-    /// (Self::relay_label), and then remembers the one it meets.
+    /// `None`, the client uses the most recently contacted peer labelled
+    /// [`relay_label`](Self::relay_label), and then remembers the one it meets.
     pub peer_hint: Option<crate::DeviceId>,
     /// The label the relay introduces itself with.
     pub relay_label: String,

@@ -678,7 +678,7 @@ impl RelayStore for PgStore {
     }
 }
 
-/// A connection that listens for other relays' commits on [`CHANNEL`].
+/// A connection that listens for other relays' commits on the relay's notification channel.
 pub struct PgListener {
     client: Client,
 }
