@@ -99,25 +99,33 @@ impl Doc {
         units: TextUnits,
     ) -> Result<Self, ModelError> {
         let inner = match snapshot {
-            Some(bytes) if !bytes.is_empty() => {
-                Automerge::load_with_options(bytes, strict(units)).map_err(corrupt)?
-            }
+            Some(bytes) if !bytes.is_empty() => guarded("loading a snapshot", || {
+                Automerge::load_with_options(bytes, strict(units)).map_err(corrupt)
+            })?,
             _ => Automerge::new_with_encoding(units.encoding()),
         };
         let mut doc = Self::from_automerge(inner, actor, units);
         let mut batch = Vec::new();
         for bytes in changes {
             match Change::try_from(*bytes) {
-                Ok(change) => batch.push(change),
+                Ok(change) => {
+                    check_checksum(&change)?;
+                    batch.push(change);
+                }
                 Err(_) => {
-                    doc.inner
-                        .apply_changes(std::mem::take(&mut batch))
-                        .map_err(corrupt)?;
-                    load_checked(&mut doc.inner, bytes, units, &mut PatchLog::inactive())?;
+                    let ready = std::mem::take(&mut batch);
+                    guarded("applying stored changes", || {
+                        doc.inner.apply_changes(ready).map_err(corrupt)
+                    })?;
+                    guarded("loading stored change chunks", || {
+                        load_checked(&mut doc.inner, bytes, units, &mut PatchLog::inactive())
+                    })?;
                 }
             }
         }
-        doc.inner.apply_changes(batch).map_err(corrupt)?;
+        guarded("applying stored changes", || {
+            doc.inner.apply_changes(batch).map_err(corrupt)
+        })?;
         doc.check_complete()?;
         Ok(doc)
     }
@@ -189,9 +197,21 @@ impl Doc {
         Ok((value, change, patches))
     }
 
-    /// Decodes one change from its bytes (as in [`LocalChange::bytes`]).
+    /// Decodes one change from its bytes (as in [`LocalChange::bytes`]), checking the checksum
+    /// it carries: automerge's own decoder does not.
     pub fn decode_change(bytes: &[u8]) -> Result<Change, ModelError> {
-        Change::try_from(bytes).map_err(|source| ModelError::InvalidChange { source })
+        let change =
+            Change::try_from(bytes).map_err(|source| ModelError::InvalidChange { source })?;
+        check_checksum(&change)?;
+        Ok(change)
+    }
+
+    /// Like [`decode_change`](Self::decode_change), taking ownership of the bytes.
+    pub fn decode_change_owned(bytes: Vec<u8>) -> Result<Change, ModelError> {
+        let change =
+            Change::from_bytes(bytes).map_err(|source| ModelError::InvalidChange { source })?;
+        check_checksum(&change)?;
+        Ok(change)
     }
 
     /// Whether every dependency of `change` is already applied (so it can be applied now).
@@ -231,9 +251,11 @@ impl Doc {
             }
         }
         let mut log = PatchLog::new(with_patches);
-        self.inner
-            .apply_changes_log_patches(changes, &mut log)
-            .map_err(corrupt)?;
+        guarded("applying changes", || {
+            self.inner
+                .apply_changes_log_patches(changes, &mut log)
+                .map_err(corrupt)
+        })?;
         Ok(self.patches_from(log, with_patches))
     }
 
@@ -257,23 +279,30 @@ impl Doc {
     ) -> Result<(Vec<Change>, Vec<Patch>), ModelError> {
         let old_heads = self.inner.get_heads();
         let mut log = PatchLog::new(with_patches);
-        match Automerge::load_with_options(bytes, strict(self.units)) {
+        let loaded = guarded("loading a snapshot", || {
+            Ok(Automerge::load_with_options(bytes, strict(self.units)))
+        })?;
+        match loaded {
             // Complete on its own (a snapshot): merge what is new.
             Ok(mut other) if other.get_missing_deps(&[]).is_empty() => {
                 if other.get_heads().iter().all(|h| self.has_change(h)) {
                     return Ok((Vec::new(), Vec::new()));
                 }
-                self.inner
-                    .merge_and_log_patches(&mut other, &mut log)
-                    .map_err(corrupt)?;
+                guarded("merging a snapshot", || {
+                    self.inner
+                        .merge_and_log_patches(&mut other, &mut log)
+                        .map_err(corrupt)
+                })?;
             }
             // Well-formed, but builds on changes it does not hold (`save_after`, a bundle):
             // load into a copy, and keep it only if nothing is missing.
             Ok(_) | Err(AutomergeError::MissingDeps) => {
                 let mut trial = self.inner.clone();
-                trial
-                    .load_incremental_log_patches(bytes, &mut log)
-                    .map_err(corrupt)?;
+                guarded("loading a bundle of changes", || {
+                    trial
+                        .load_incremental_log_patches(bytes, &mut log)
+                        .map_err(corrupt)
+                })?;
                 let missing = trial.get_missing_deps(&[]);
                 if let Some(first) = missing.first() {
                     return Err(ModelError::MissingDependencies {
@@ -329,6 +358,27 @@ fn strict(units: TextUnits) -> LoadOptions<'static> {
         .text_encoding(units.encoding())
         .on_partial_load(OnPartialLoad::Error)
         .verification_mode(VerificationMode::Check)
+}
+
+/// Runs an engine call on data from outside (the network, the disk), turning a panic in the
+/// engine into [`ModelError::EngineFailed`]. After such a failure the document the call was
+/// changing may be inconsistent: callers drop it and reload it from the store.
+fn guarded<T>(
+    what: &'static str,
+    f: impl FnOnce() -> Result<T, ModelError>,
+) -> Result<T, ModelError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
+        .unwrap_or(Err(ModelError::EngineFailed { what }))
+}
+
+/// Fails when a change's bytes do not match the checksum in its header (the first four bytes of
+/// its hash, which automerge computes from the bytes but does not compare).
+fn check_checksum(change: &Change) -> Result<(), ModelError> {
+    let hash = change.hash();
+    match change.raw_bytes().get(4..8) {
+        Some(sum) if sum == &hash.0[..4] => Ok(()),
+        _ => Err(ModelError::ChecksumMismatch { hash }),
+    }
 }
 
 /// An error from loading bytes.

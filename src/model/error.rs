@@ -84,6 +84,25 @@ pub enum ModelError {
         /// The decoder's error.
         source: automerge::LoadChangeError,
     },
+    /// A change whose bytes do not match the checksum they carry: altered in transit or on disk.
+    #[error(
+        "change {hash} does not match its checksum: its bytes were altered in transit or on \
+         disk; nothing was applied, fetch the change again from a replica that holds it"
+    )]
+    ChecksumMismatch {
+        /// The hash of the bytes as they arrived.
+        hash: ChangeHash,
+    },
+    /// The automerge engine failed (panicked) on data that decoded: the data is malformed in a
+    /// way the decoder did not catch.
+    #[error(
+        "the automerge engine failed while {what}: the data is malformed; nothing was applied \
+         (the document must be reloaded from its store), fetch the data again"
+    )]
+    EngineFailed {
+        /// What the engine was doing.
+        what: &'static str,
+    },
     /// Snapshot or change data that automerge could not load or apply.
     #[error(
         "invalid document data ({source}): the bytes are corrupt or come from a newer \

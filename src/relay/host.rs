@@ -16,6 +16,7 @@ use automerge::{Automerge, Change, ChangeHash};
 use crate::store::{LogEntry, Missing, PeerRecord};
 use crate::sync::{
     Applied, ChangeFate, HostIdentity, Interest, SyncError, SyncHost, WireChange, WireSnapshot,
+    checked_change,
 };
 use crate::{DeviceId, DocId, VersionVector};
 
@@ -120,18 +121,7 @@ impl RelayHost<'_> {
                 ),
             ));
         }
-        let change = Change::from_bytes(c.bytes)
-            .map_err(|e| invalid(&c.doc, format!("not an automerge change: {e}")))?;
-        if change.actor_id() != &c.actor || change.seq() != c.seq {
-            return Err(invalid(
-                &c.doc,
-                "its envelope names another writer or sequence number than its bytes",
-            ));
-        }
-        if c.seq == 0 {
-            return Err(invalid(&c.doc, "sequence number 0"));
-        }
-        Ok((c.doc, change))
+        checked_change(c)
     }
 
     /// The changes inside a snapshot a device sent.

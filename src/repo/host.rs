@@ -8,6 +8,7 @@ use crate::model::{Doc, Patch};
 use crate::store::{LogEntry, Missing, NewEntry, PeerRecord};
 use crate::sync::{
     Applied, ChangeFate, HostIdentity, SyncError, SyncHost, WireChange, WireSnapshot,
+    checked_change,
 };
 use crate::{DeviceId, DocId, Error, VersionVector};
 
@@ -180,13 +181,6 @@ fn deps_met(doc: &Doc, present: &HashSet<ChangeHash>, change: &Change) -> bool {
         .all(|d| present.contains(d) || doc.has_change(d))
 }
 
-fn invalid(doc: &DocId, reason: impl Into<String>) -> SyncError {
-    SyncError::InvalidChange {
-        doc: doc.clone(),
-        reason: reason.into(),
-    }
-}
-
 impl SyncHost for Repo {
     fn identity(&self) -> HostIdentity {
         HostIdentity {
@@ -198,6 +192,10 @@ impl SyncHost for Repo {
 
     fn log_head(&self) -> u64 {
         self.store.log_head()
+    }
+
+    fn commit_waiting(&mut self) -> Result<(), SyncError> {
+        self.flush().map(drop).map_err(to_sync)
     }
 
     fn read_log(
@@ -238,21 +236,16 @@ impl SyncHost for Repo {
         changes: Vec<WireChange>,
     ) -> Result<Applied, SyncError> {
         self.flush().map_err(to_sync)?;
-        let mut parsed = Vec::with_capacity(changes.len());
-        for c in changes {
-            let change = Change::from_bytes(c.bytes)
-                .map_err(|e| invalid(&c.doc, format!("not an automerge change: {e}")))?;
-            if change.actor_id() != &c.actor || change.seq() != c.seq {
-                return Err(invalid(
-                    &c.doc,
-                    "its envelope names another writer or sequence number than its bytes",
-                ));
-            }
-            parsed.push((c.doc, change));
-        }
+        let parsed = changes
+            .into_iter()
+            .map(checked_change)
+            .collect::<Result<Vec<_>, _>>()?;
         let mut touched = HashSet::new();
+        // A refused batch must leave the queue as it was, not holding the part that fit.
+        let queued = self.pending.clone();
         let result = self.apply_remote(from, snapshots, parsed, &mut touched);
         if result.is_err() {
+            self.pending = queued;
             // Memory may hold changes the store refused: reload those documents from disk.
             for doc in touched {
                 self.docs.remove(&doc);
@@ -270,13 +263,7 @@ impl SyncHost for Repo {
     }
 
     fn restored_from_backup(&mut self) -> Result<(), SyncError> {
-        self.flush().map_err(to_sync)?;
-        let actor = self.store.rotate_actor()?;
-        for doc in self.docs.values_mut() {
-            doc.inner.set_actor(actor.clone());
-        }
-        self.actor = actor;
-        Ok(())
+        self.rotate_actor().map_err(to_sync)
     }
 
     fn now_ms(&self) -> u64 {

@@ -65,6 +65,11 @@ pub struct Repo {
     pending: Pending,
     subscribers: Subscribers,
     actor: ActorId,
+    /// Whether `actor` may write without reusing a sequence number. A store reopened from a
+    /// file may be a restored backup whose actor already wrote changes the file lost, so the
+    /// first local write after opening one switches to a new actor (as Yjs takes a new client
+    /// id per session).
+    actor_is_fresh: bool,
 }
 
 impl std::fmt::Debug for Repo {
@@ -81,7 +86,10 @@ impl Repo {
     /// Opens the replica stored in the SQLite file at `path`, creating it if missing.
     pub fn open(path: impl AsRef<FsPath>, config: RepoConfig) -> Result<Self, Error> {
         let store = Store::open(path.as_ref(), &config.store)?;
-        Ok(Self::with_store(store, config))
+        let mut repo = Self::with_store(store, config);
+        // A store that never logged anything cannot have handed out sequence numbers.
+        repo.actor_is_fresh = repo.store.log_head() == 0;
+        Ok(repo)
     }
 
     /// A replica in memory, for tests: gone when dropped.
@@ -102,6 +110,7 @@ impl Repo {
             pending,
             subscribers: Subscribers::default(),
             actor,
+            actor_is_fresh: true,
         }
     }
 
@@ -158,6 +167,9 @@ impl Repo {
         f: impl FnOnce(&mut Tx<'_>) -> Result<T, ModelError>,
     ) -> Result<Committed<T>, Error> {
         let id = doc.into_doc_id()?;
+        if !self.actor_is_fresh {
+            self.rotate_actor()?;
+        }
         let wants_patches = self.subscribers.wants(&id);
         let loaded = self.load_or_create(&id)?;
         let (value, change, patches) = loaded.transact(wants_patches, f)?;
@@ -204,6 +216,19 @@ impl Repo {
             value,
             receipt: Some(receipt),
         })
+    }
+
+    /// Writes as a new actor from now on (after a restore from a backup, the old actor's next
+    /// sequence numbers may already be taken by changes this store lost).
+    pub(crate) fn rotate_actor(&mut self) -> Result<(), Error> {
+        self.flush()?;
+        let actor = self.store.rotate_actor()?;
+        for doc in self.docs.values_mut() {
+            doc.inner.set_actor(actor.clone());
+        }
+        self.actor = actor;
+        self.actor_is_fresh = true;
+        Ok(())
     }
 
     /// Commits every local change still waiting for its group commit, in one transaction.

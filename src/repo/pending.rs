@@ -9,7 +9,7 @@ use crate::{DeviceId, DocId};
 
 /// Changes whose dependencies have not arrived yet, per document. Bounded by count and bytes;
 /// a change that would overflow it is refused (the peer can send it again later, in order).
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Pending {
     by_doc: HashMap<DocId, Vec<(Change, DeviceId)>>,
     count: usize,

@@ -6,6 +6,26 @@ use crate::{DeviceId, DocId, Epoch, VersionVector};
 
 use super::{SyncError, WireChange, WireSnapshot};
 
+/// Decodes a change received from a peer and checks it against its envelope: well-formed, its
+/// checksum intact, and naming the writer and sequence number the envelope claims. Hosts call
+/// it on every incoming change before applying anything.
+pub fn checked_change(c: WireChange) -> Result<(DocId, automerge::Change), SyncError> {
+    let invalid = |reason: String| SyncError::InvalidChange {
+        doc: c.doc.clone(),
+        reason,
+    };
+    if c.seq == 0 {
+        return Err(invalid("sequence number 0".into()));
+    }
+    let change = crate::model::Doc::decode_change(&c.bytes).map_err(|e| invalid(e.to_string()))?;
+    if change.actor_id() != &c.actor || change.seq() != c.seq {
+        return Err(invalid(
+            "its envelope names another writer or sequence number than its bytes".into(),
+        ));
+    }
+    Ok((c.doc, change))
+}
+
 /// Who a host is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HostIdentity {
@@ -46,6 +66,13 @@ pub trait SyncHost {
 
     /// The highest offset in the host's log.
     fn log_head(&self) -> u64;
+
+    /// Commits local changes that are still waiting (a group commit), so that the log holds
+    /// them before a session reads its head. Sessions call it before streaming; the default
+    /// does nothing (a host that commits every change at once has nothing waiting).
+    fn commit_waiting(&mut self) -> Result<(), SyncError> {
+        Ok(())
+    }
 
     /// Log entries after `after`, in order, bounded by count and bytes.
     fn read_log(

@@ -1,6 +1,6 @@
 //! [`Session`]: one connection's sync state machine. Frames in, frames out; no I/O.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use crate::store::{LogEntry, PeerRecord};
 use crate::{DeviceId, DocId, Epoch, VersionVector};
@@ -149,6 +149,9 @@ pub struct Session {
     resume_requested: Option<u64>,
     summary_sent: bool,
     summary_seen: HashSet<DocId>,
+    /// Documents whose snapshot this session sent, with our log head at the time: a later
+    /// compaction covering no further than that head needs no new snapshot.
+    snapshots_sent: HashMap<DocId, u64>,
     acked: u64,
     events: Vec<SessionEvent>,
     stats: SessionStats,
@@ -168,6 +171,7 @@ impl Session {
             resume_requested: None,
             summary_sent: false,
             summary_seen: HashSet::new(),
+            snapshots_sent: HashMap::new(),
             acked: 0,
             events: Vec::new(),
             stats: SessionStats::default(),
@@ -222,6 +226,7 @@ impl Session {
             });
         }
         self.started = true;
+        host.commit_waiting()?;
         let id = host.identity();
         let resume = match self.config.peer_hint {
             Some(peer) => host
@@ -307,7 +312,12 @@ impl Session {
         let Some(peer) = self.peer.clone() else {
             return Ok(out);
         };
+        host.commit_waiting()?;
         let head = host.log_head();
+        // Entries not yet streamed may have been compacted away since the last poll: only the
+        // snapshot holds them now.
+        let snapshots = self.compacted_snapshots(host, &peer, through)?;
+        self.send_snapshots(&mut out, snapshots);
         let mut after = through;
         while after < head {
             let (entries, last) =
@@ -447,19 +457,42 @@ impl Session {
             return Ok(());
         };
         // Changes after the cursor that were compacted away exist only in snapshots.
-        let mut snapshots = Vec::new();
-        for doc in host.compacted_after(cursor.offset)? {
-            if self.shares(&peer, &doc)
-                && let Some(bytes) = host.snapshot(&doc)?
-            {
-                snapshots.push(WireSnapshot { doc, bytes });
-            }
-        }
+        self.snapshots_sent.clear();
+        let snapshots = self.compacted_snapshots(host, &peer, cursor.offset)?;
         self.send_snapshots(out, snapshots);
         self.out = Outbound::Streaming {
             through: cursor.offset,
         };
         Ok(())
+    }
+
+    /// Snapshots of the shared documents compacted past `after` (entries the peer has not
+    /// been sent may be gone from the log), skipping those this session already sent and
+    /// that were not compacted again since.
+    fn compacted_snapshots(
+        &mut self,
+        host: &mut impl SyncHost,
+        peer: &Peer,
+        after: u64,
+    ) -> Result<Vec<WireSnapshot>, SyncError> {
+        let mut snapshots = Vec::new();
+        let head = host.log_head();
+        for doc in host.compacted_after(after)? {
+            if !self.shares(peer, &doc) {
+                continue;
+            }
+            if let Some(&sent_at) = self.snapshots_sent.get(&doc)
+                && sent_at >= after
+                && !host.compacted_after(sent_at)?.contains(&doc)
+            {
+                continue;
+            }
+            if let Some(bytes) = host.snapshot(&doc)? {
+                self.snapshots_sent.insert(doc.clone(), head);
+                snapshots.push(WireSnapshot { doc, bytes });
+            }
+        }
+        Ok(snapshots)
     }
 
     fn send_snapshots(&mut self, out: &mut Vec<Vec<u8>>, snapshots: Vec<WireSnapshot>) {

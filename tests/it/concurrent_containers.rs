@@ -21,7 +21,6 @@ fn assert_same(a: &mut Repo, b: &mut Repo, doc: &str) -> serde_json::Value {
 }
 
 #[test]
-#[ignore = "known gap (issue 2 note): the counter's JSON/reads don't yet sum concurrently created copies"]
 fn counters_created_concurrently_still_add_up() {
     let (mut a, mut b) = pair();
     // Both create the counter: two concurrent copies of it.
@@ -61,7 +60,6 @@ fn sets_created_concurrently_keep_every_member() {
 }
 
 #[test]
-#[ignore = "known gap (issue 2 note): maps created concurrently at one key keep automerge's winner only"]
 fn maps_created_concurrently_keep_every_key() {
     let (mut a, mut b) = pair();
     a.change("cal", |tx| {

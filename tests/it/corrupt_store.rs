@@ -33,7 +33,6 @@ fn sql(path: &std::path::Path, statement: &str) {
 }
 
 #[test]
-#[ignore = "known bug (issue 2 note): altered change bytes can panic automerge; checksum check pending"]
 fn a_corrupt_change_on_disk_gives_a_clear_error() {
     let (_dir, path) = stored_replica();
     {

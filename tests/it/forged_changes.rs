@@ -104,7 +104,6 @@ fn a_flood_of_changes_with_missing_dependencies_overflows_with_a_typed_error() {
 }
 
 #[test]
-#[ignore = "known bug (issue 2 note): a refused batch leaves part of it in the pending queue"]
 fn a_frame_refused_for_overflow_leaves_the_queue_as_it_was() {
     let (mut f, flood) = orphans(PENDING_LIMIT + 100);
     let mut r = small_queue_receiver();
@@ -210,7 +209,6 @@ fn a_change_whose_envelope_disagrees_with_its_bytes_is_invalid() {
 }
 
 #[test]
-#[ignore = "known bug (issue 2 note): altered change bytes can panic automerge; checksum check pending"]
 fn a_change_altered_in_transit_is_invalid() {
     // Automerge parses a change without checking its checksum: the receiver must, or a change
     // altered in transit would be taken for the real one and poison the document.

@@ -247,7 +247,6 @@ fn compressed(frame: &[u8]) -> bool {
 }
 
 #[test]
-#[ignore = "known bug (issue 2 note): altered change bytes can panic automerge; checksum check pending"]
 fn every_bit_flip_of_sampled_frames_is_accepted_or_rejected_cleanly() {
     let mut a = sender();
     let frames = capture(&mut a);

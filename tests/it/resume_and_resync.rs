@@ -249,7 +249,6 @@ fn a_store_restored_from_a_backup_rotates_its_actor_and_converges() {
 }
 
 #[test]
-#[ignore = "known bug (issue 2 note): a restored store that writes before reconnecting reuses seq numbers"]
 fn a_store_restored_from_a_backup_that_writes_before_reconnecting_still_converges() {
     let (_dir, path, mut a) = restored_setup();
     let mut b = Repo::open(&path, fast()).expect("open the restored store");
@@ -441,7 +440,6 @@ fn pair(r: &mut [Repo], x: usize, y: usize) -> (&mut Repo, &mut Repo) {
 }
 
 #[test]
-#[ignore = "known bug (issue 2 note): SyncHost::log_head does not flush group-commit changes"]
 fn changes_waiting_for_their_group_commit_go_out_with_the_next_sync() {
     let lazy = || RepoConfig {
         durability: Durability::Group {
