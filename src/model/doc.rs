@@ -312,7 +312,7 @@ impl Doc {
                 }
                 self.inner = trial;
             }
-            Err(source) => return Err(ModelError::Corrupt { source }),
+            Err(source) => return Err(corrupt(source)),
         }
         let new = self.inner.get_changes(&old_heads);
         Ok((new, self.patches_from(log, with_patches)))
@@ -383,7 +383,9 @@ fn check_checksum(change: &Change) -> Result<(), ModelError> {
 
 /// An error from loading bytes.
 fn corrupt(source: AutomergeError) -> ModelError {
-    ModelError::Corrupt { source }
+    ModelError::Corrupt {
+        source: Box::new(source),
+    }
 }
 
 /// Loads a snapshot or change chunks into `doc` after checking that they parse in full

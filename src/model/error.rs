@@ -109,8 +109,8 @@ pub enum ModelError {
          automerge; discard them and fetch them again"
     )]
     Corrupt {
-        /// The engine's error.
-        source: AutomergeError,
+        /// The engine's error (boxed: it is large, and errors travel in every `Result`).
+        source: Box<AutomergeError>,
     },
     /// The automerge engine refused an operation on data that had already loaded. The data is
     /// not known to be corrupt: this points to a bug in Polyarch.
@@ -119,8 +119,15 @@ pub enum ModelError {
          bug in Polyarch: please report it"
     )]
     Automerge {
-        /// The engine's error.
-        #[from]
-        source: AutomergeError,
+        /// The engine's error (boxed: it is large, and errors travel in every `Result`).
+        source: Box<AutomergeError>,
     },
+}
+
+impl From<AutomergeError> for ModelError {
+    fn from(source: AutomergeError) -> Self {
+        ModelError::Automerge {
+            source: Box::new(source),
+        }
+    }
 }
