@@ -377,6 +377,11 @@ impl SyncHost for RelayHost<'_> {
         Ok(Applied { fates })
     }
 
+    fn waiting_from(&self, peer: &DeviceId) -> Option<usize> {
+        // The queue is this connection's: everything in it came from its device.
+        (*peer == self.conn.device).then_some(self.conn.pending.len())
+    }
+
     fn peer(&mut self, peer: &DeviceId) -> Result<Option<PeerRecord>, SyncError> {
         if *peer == self.conn.device {
             if !self.conn.record_loaded {

@@ -254,6 +254,10 @@ impl SyncHost for Repo {
         result
     }
 
+    fn waiting_from(&self, peer: &DeviceId) -> Option<usize> {
+        Some(self.pending.count_from(peer))
+    }
+
     fn peer(&mut self, peer: &DeviceId) -> Result<Option<PeerRecord>, SyncError> {
         Ok(self.store.peer(peer)?)
     }

@@ -69,6 +69,15 @@ impl Pending {
         taken
     }
 
+    /// Number of waiting changes received from `peer`.
+    pub(crate) fn count_from(&self, peer: &DeviceId) -> usize {
+        self.by_doc
+            .values()
+            .flatten()
+            .filter(|(_, from)| from == peer)
+            .count()
+    }
+
     /// Whether `doc` has waiting changes.
     pub(crate) fn has(&self, doc: &DocId) -> bool {
         self.by_doc.contains_key(doc)

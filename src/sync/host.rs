@@ -129,6 +129,15 @@ pub trait SyncHost {
         changes: Vec<WireChange>,
     ) -> Result<Applied, SyncError>;
 
+    /// How many changes received from `peer` wait in the host's queue for their dependencies,
+    /// if the host can tell. While any wait, a session does not move its cursor into the
+    /// peer's log past them; once they are applied it moves on. `None` (the default) makes a
+    /// session hold its cursor for the rest of the connection after any change had to wait.
+    fn waiting_from(&self, peer: &DeviceId) -> Option<usize> {
+        let _ = peer;
+        None
+    }
+
     /// What the host knows about `peer`.
     fn peer(&mut self, peer: &DeviceId) -> Result<Option<PeerRecord>, SyncError>;
 

@@ -143,7 +143,7 @@ pub struct Session {
     out: Outbound,
     /// How far we hold the peer's log (under `peer.epoch`).
     cursor: Option<u64>,
-    /// A change from the peer waits for dependencies: the cursor must not move past it.
+    /// Changes from the peer wait for dependencies: the cursor must not move past them.
     holding_back: bool,
     /// The cursor we last asked the peer to resend from, after noticing a gap.
     resume_requested: Option<u64>,
@@ -669,12 +669,15 @@ impl Session {
             );
         }
         self.stats.changes_in += changes.len() as u64;
+        let mut waited = false;
         if !snapshots.is_empty() || !changes.is_empty() {
             let applied = host.apply(peer.device, snapshots, changes)?;
-            if applied.fates.contains(&ChangeFate::Pending) {
-                self.holding_back = true;
-            }
+            waited = applied.fates.contains(&ChangeFate::Pending);
         }
+        self.holding_back = match host.waiting_from(&peer.device) {
+            Some(waiting) => waiting > 0,
+            None => self.holding_back || waited,
+        };
         let Some(Stretch { from, to: upto }) = stretch else {
             return Ok(());
         };

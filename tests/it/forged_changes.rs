@@ -242,3 +242,74 @@ fn a_change_altered_in_transit_is_invalid() {
     assert!(matches!(err, SyncError::InvalidChange { .. }), "{err:?}");
     assert_eq!(state(&mut r), before);
 }
+
+/// A change that had to wait for its dependency holds the cursor into the sender's log back only
+/// while it waits: once the dependency arrives and both apply, the next stretch moves the
+/// cursor and is acknowledged (before, one wait held the cursor for the rest of the connection).
+#[test]
+fn a_change_that_waited_holds_the_cursor_back_only_while_it_waits() {
+    let mut a = Repo::in_memory(RepoConfig::default()).expect("repo");
+    for n in 1..=3 {
+        a.change("doc", |tx| tx.counter("n").increment(n))
+            .expect("change");
+    }
+    let log = a.store().read_log(0, 10, usize::MAX).expect("log");
+    let wire = |i: usize| WireChange {
+        doc: log[i].doc.clone(),
+        actor: log[i].actor.clone(),
+        seq: log[i].seq,
+        offset: log[i].offset,
+        bytes: log[i].bytes.clone(),
+    };
+    let stretch = |from, to| Some(polyarch::sync::Stretch { from, to });
+    let acks = |frames: Vec<Vec<u8>>| -> Vec<u64> {
+        frames
+            .iter()
+            .filter_map(
+                |f| match polyarch::sync::wire::decode(f, &Default::default()) {
+                    Ok(Message::Ack { upto }) => Some(upto),
+                    _ => None,
+                },
+            )
+            .collect()
+    };
+    let mut r = Repo::in_memory(RepoConfig::default()).expect("repo");
+    let mut s = Session::new(SessionConfig::default());
+    s.receive(&mut r, &hello_of(&mut a)).expect("hello");
+    // The second change arrives without the first: it waits, and the cursor stays.
+    let out = s
+        .receive(
+            &mut r,
+            &frame_of(&Message::Changes {
+                changes: vec![wire(1)],
+                stretch: stretch(0, log[1].offset),
+            }),
+        )
+        .expect("a change that must wait");
+    assert_eq!(r.pending_changes(), 1);
+    assert!(
+        acks(out).is_empty(),
+        "acknowledged a stretch it does not hold"
+    );
+    // The first arrives (as a full resync would send it): both apply.
+    s.receive(&mut r, &changes_frame(vec![wire(0)]))
+        .expect("the missing dependency");
+    assert_eq!(r.pending_changes(), 0);
+    // The next stretch starts where the receiver's cursor stands, and is acknowledged.
+    let out = s
+        .receive(
+            &mut r,
+            &frame_of(&Message::Changes {
+                changes: vec![wire(0), wire(1), wire(2)],
+                stretch: stretch(0, log[2].offset),
+            }),
+        )
+        .expect("the rest");
+    assert_eq!(acks(out), [log[2].offset]);
+    assert_eq!(
+        r.view("doc", |v| v.counter("n").value())
+            .expect("view")
+            .expect("read"),
+        6
+    );
+}
