@@ -169,6 +169,34 @@ fn a_wiped_peer_gets_a_full_resync_and_converges() {
     assert_no_change_stored_twice(&mut wiped, "wiped");
 }
 
+/// A device that only reads (its own log is empty) still has its cursor remembered: its next
+/// connection resumes, in both directions, instead of comparing every document again.
+#[test]
+fn a_peer_with_an_empty_log_resumes_on_its_next_connection() {
+    let mut a = Repo::in_memory(fast()).expect("repo");
+    for i in 0..20 {
+        a.change(format!("doc{i}").as_str(), |tx| {
+            tx.counter("n").increment(1)
+        })
+        .expect("change");
+    }
+    let mut reader = Repo::in_memory(fast()).expect("repo");
+    let first = sync(&mut a, &mut reader);
+    assert!(
+        first.a.full_resync || first.b.full_resync,
+        "first contact compares versions"
+    );
+    a.change("doc0", |tx| tx.counter("n").increment(1))
+        .expect("change");
+    let again = sync(&mut a, &mut reader);
+    assert!(
+        !again.a.full_resync && !again.b.full_resync,
+        "the reader's empty log was never given a cursor: every reconnect compares versions"
+    );
+    assert_eq!(again.a.changes_out, 1);
+    assert_converged(&mut a, &mut reader);
+}
+
 /// Copies a closed store file (and its write-ahead log, if any) to `to`.
 fn copy_store(from: &std::path::Path, to: &std::path::Path) {
     std::fs::copy(from, to).expect("copy");
