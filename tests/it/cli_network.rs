@@ -297,8 +297,13 @@ struct ServeProcess {
 
 impl ServeProcess {
     fn start(file: &str) -> Self {
+        Self::start_with(file, &[])
+    }
+
+    fn start_with(file: &str, extra: &[&str]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_polyarch"))
             .args(["serve", file, "--listen", "127.0.0.1:0"])
+            .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -505,5 +510,40 @@ fn a_device_cut_off_mid_exchange_converges_after_it_comes_back() {
         "most rounds must really be cut ({was_cut} of {})",
         cuts.len()
     );
+    drop(relay);
+}
+
+#[test]
+fn a_device_serves_peers_while_it_syncs_with_the_relay() {
+    let dir = tempfile::tempdir().unwrap();
+    let relay = RelayProcess::start(dir.path());
+    let url = relay.url();
+    let tok = token("", Rights::ReadWrite, 3600);
+    let laptop = Device::init(dir.path(), "laptop");
+    let phone = Device::init(dir.path(), "phone");
+    let desk = Device::init(dir.path(), "desk");
+    laptop.edit(&["incr", "cal", "n", "1"]);
+    phone.edit(&["incr", "cal", "n", "2"]);
+    desk.edit(&["incr", "cal", "n", "4"]);
+
+    // The laptop listens for peers on the LAN and follows the relay at the same time.
+    let server = ServeProcess::start_with(laptop.path(), &["--relay", &url, "--token", &tok]);
+    phone.sync(&server.url, "");
+    // The phone's change travels on to the relay through the laptop, the desk's back to the
+    // phone; nothing is counted twice.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while desk.dump("cal")["n"] != 7 || phone.dump("cal")["n"] != 7 {
+        assert!(
+            Instant::now() < deadline,
+            "desk {} phone {}",
+            desk.dump("cal"),
+            phone.dump("cal")
+        );
+        std::thread::sleep(Duration::from_millis(200));
+        desk.sync(&url, &tok);
+        phone.sync(&server.url, "");
+    }
+    server.stop();
+    assert_converged(&[&laptop, &phone, &desk], &["cal"]);
     drop(relay);
 }

@@ -25,6 +25,18 @@ pub(crate) enum NetCommand {
         /// Address to listen on, e.g. 0.0.0.0:7070 for the LAN (port 0 picks a free port).
         #[arg(long)]
         listen: SocketAddr,
+        /// Also stay in sync with this relay meanwhile (reconnecting with backoff): peers'
+        /// changes reach the relay and the relay's reach peers.
+        #[arg(long)]
+        relay: Option<String>,
+        /// Access token for --relay.
+        #[arg(
+            long,
+            env = "POLYARCH_TOKEN",
+            hide_env_values = true,
+            default_value = ""
+        )]
+        token: String,
     },
     /// Syncs with a relay or a peer; once, or with --follow until stopped.
     ///
@@ -61,7 +73,12 @@ pub(crate) fn run(command: NetCommand) -> CliResult<()> {
         .build()
         .map_err(|e| format!("cannot start the network runtime: {e}"))?;
     match command {
-        NetCommand::Serve { file, listen } => runtime.block_on(serve(&file, listen)),
+        NetCommand::Serve {
+            file,
+            listen,
+            relay,
+            token,
+        } => runtime.block_on(serve(&file, listen, relay, token)),
         NetCommand::Sync {
             file,
             url,
@@ -118,7 +135,15 @@ fn close(repo: Arc<Mutex<Repo>>) -> CliResult<()> {
         .map_err(|e| format!("closing the replica: {e}"))
 }
 
-async fn serve(file: &FsPath, listen: SocketAddr) -> CliResult<()> {
+async fn serve(
+    file: &FsPath,
+    listen: SocketAddr,
+    relay: Option<String>,
+    token: String,
+) -> CliResult<()> {
+    if let Some(url) = &relay {
+        check_url(url)?;
+    }
     let repo = Arc::new(Mutex::new(open(file)?));
     let shutdown = shutdown_signal();
     let listener = tokio::net::TcpListener::bind(listen)
@@ -130,9 +155,17 @@ async fn serve(file: &FsPath, listen: SocketAddr) -> CliResult<()> {
     println!("ws://{addr}");
     use std::io::Write;
     let _ = std::io::stdout().flush();
-    polyarch::net::serve(listener, repo.clone(), shutdown)
-        .await
-        .map_err(|e| format!("serving {addr}: {e}"))?;
+    let client = relay.map(|url| {
+        let mut config = ClientConfig::new(url);
+        config.token = token;
+        config.tick = Duration::from_millis(250);
+        SyncClient::start(repo.clone(), config)
+    });
+    let served = polyarch::net::serve(listener, repo.clone(), shutdown).await;
+    if let Some(client) = client {
+        client.close().await;
+    }
+    served.map_err(|e| format!("serving {addr}: {e}"))?;
     close(repo)?;
     eprintln!("polyarch: stopped serving {addr}; the replica is closed");
     Ok(())
@@ -145,11 +178,7 @@ async fn sync(
     follow: bool,
     timeout: Duration,
 ) -> CliResult<()> {
-    if !url.starts_with("ws://") && !url.starts_with("wss://") {
-        return Err(format!(
-            "{url:?} is not a WebSocket URL: give ws://host:port/sync (a relay) or the ws:// URL `polyarch serve` printed"
-        ));
-    }
+    check_url(&url)?;
     let repo = Arc::new(Mutex::new(open(file)?));
     let mut config = ClientConfig::new(url.clone());
     config.token = token;
@@ -181,6 +210,20 @@ async fn sync(
     outcome?;
     println!("{}", summary(follow, peer, &stats));
     Ok(())
+}
+
+fn check_url(url: &str) -> CliResult<()> {
+    if url.starts_with("ws://") {
+        return Ok(());
+    }
+    if url.starts_with("wss://") {
+        return Err(format!(
+            "{url:?}: this build speaks plain ws:// only; put a TLS-terminating proxy in front of it"
+        ));
+    }
+    Err(format!(
+        "{url:?} is not a WebSocket URL: give ws://host:port/sync (a relay) or the ws:// URL `polyarch serve` printed"
+    ))
 }
 
 /// Waits until both sides hold everything and the other side acknowledged our whole log.
