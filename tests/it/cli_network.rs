@@ -286,6 +286,20 @@ fn a_device_restarted_from_its_file_resumes_incrementally() {
     let resumed = reader.sync(&url, &tok);
     assert!(!resumed.full_resync(), "{resumed:?}");
     assert_eq!(resumed.number("changes_in"), 0, "{resumed:?}");
+
+    // A read-only token: the device still reads, its write is refused, and the command says so.
+    let viewer = Device::init(dir.path(), "viewer");
+    viewer.edit(&["incr", "book", "edits", "1"]);
+    let out = viewer.sync_output(&url, &token("", Rights::Read, 3600));
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("refused 1 write"), "{err}");
+    assert_eq!(
+        viewer.dump("book")["edits"],
+        2,
+        "read, and kept its own write"
+    );
+    assert_eq!(writer.dump("book")["edits"], 1);
     drop(relay);
 }
 

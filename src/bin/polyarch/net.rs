@@ -196,6 +196,7 @@ async fn sync(
         once(&client, &repo, &url, timeout).await
     };
     let stats = client.session_stats();
+    let refused = client.refused();
     let peer = client.relay().map(|device| {
         let label = repo
             .lock()
@@ -209,6 +210,13 @@ async fn sync(
     close(repo)?;
     outcome?;
     println!("{}", summary(follow, peer, &stats));
+    if let Some(first) = refused.first() {
+        // The changes stay here; the other side acknowledged around them, so say it loudly.
+        return Err(format!(
+            "{url} refused {} write(s) (the token may only read those documents; the changes stay in this replica): {first}",
+            refused.len()
+        ));
+    }
     Ok(())
 }
 
