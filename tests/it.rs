@@ -11,6 +11,12 @@ mod support;
 #[cfg(feature = "cli")]
 #[path = "it/cli.rs"]
 mod cli;
+#[cfg(feature = "cli")]
+#[path = "it/cli_edit.rs"]
+mod cli_edit;
+#[cfg(all(feature = "cli", feature = "relay"))]
+#[path = "it/cli_network.rs"]
+mod cli_network;
 #[path = "it/concurrent_containers.rs"]
 mod concurrent_containers;
 #[path = "it/concurrent_typing.rs"]

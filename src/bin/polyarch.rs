@@ -1,16 +1,25 @@
-//! `polyarch`: inspects a replica file.
+//! `polyarch`: inspects, edits and syncs a replica file.
 //!
 //! ```text
-//! polyarch docs <file>                 documents and how many changes each holds
-//! polyarch dump <file> <doc>           a document as pretty JSON
-//! polyarch status <file> [--json]      replication status, like Redis `INFO replication`
-//! polyarch doc-status <file> <doc>     one document: version, token, log and snapshot sizes
-//! polyarch compact <file> [doc]        compacts one document's history, or every document's
+//! polyarch init <file>                          creates an empty replica
+//! polyarch docs <file>                          documents and how many changes each holds
+//! polyarch dump <file> <doc>                    a document as pretty JSON
+//! polyarch get <file> <doc> [path]              one value; a register prints every concurrent value
+//! polyarch set <file> <doc> <path> <value>      sets a register (--json: the value is a JSON scalar)
+//! polyarch add|remove <file> <doc> <path> <m>   adds a member to a set / removes it
+//! polyarch incr <file> <doc> <path> <n>         adds n (may be negative) to a counter
+//! polyarch append <file> <doc> <path> <string>  appends to a collaborative text
+//! polyarch status <file> [--json]               replication status, like Redis `INFO replication`
+//! polyarch doc-status <file> <doc>              one document: version, token, log and snapshot sizes
+//! polyarch compact <file> [doc]                 compacts one document's history, or every document's
+//! polyarch serve <file> --listen <addr> [--relay url]  lets peers sync with this replica
+//! polyarch sync <file> <url> [--token t] [--follow]  syncs with a relay or a peer
 //! ```
 //!
-//! The file must exist: the tool never creates a store. A replica that an application has open
-//! cannot be inspected at the same time (the store is locked by one process); close the
-//! application first. Errors print one line on stderr and exit with status 1.
+//! A path is map keys separated by `/` (`events/e1/title`); missing maps are created. Only
+//! `init` creates a store. A replica that another process has open (an application, or
+//! `polyarch serve`) cannot be used at the same time: the store is locked by one process.
+//! Errors print one line on stderr and exit with status 1 (a bad command line: usage, status 2).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -18,7 +27,15 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use polyarch::{DocId, PeerStatus, Repo, RepoConfig};
 
-/// Inspects a Polyarch replica file.
+#[path = "polyarch/edit.rs"]
+mod edit;
+#[path = "polyarch/net.rs"]
+mod net;
+
+/// Inspects, edits and syncs a Polyarch replica file.
+///
+/// Paths are map keys separated by `/` (`events/e1/title`). Documents are created by their
+/// first edit; only `init` creates a replica file.
 #[derive(Debug, Parser)]
 #[command(name = "polyarch", version)]
 struct Cli {
@@ -28,6 +45,11 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Creates an empty replica file (fails if the file exists).
+    Init {
+        /// The replica's SQLite file to create.
+        file: PathBuf,
+    },
     /// Lists the documents, with how many changes each holds.
     Docs {
         /// The replica's SQLite file.
@@ -65,6 +87,10 @@ enum Command {
         /// The document id (every document when omitted).
         doc: Option<String>,
     },
+    #[command(flatten)]
+    Edit(edit::EditCommand),
+    #[command(flatten)]
+    Net(net::NetCommand),
 }
 
 fn main() -> ExitCode {
@@ -82,12 +108,32 @@ type CliResult<T> = Result<T, String>;
 
 fn run(command: Command) -> CliResult<()> {
     match command {
+        Command::Init { file } => init(&file),
         Command::Docs { file } => docs(&file),
         Command::Dump { file, doc } => dump(&file, &doc),
         Command::Status { file, json } => status(&file, json),
         Command::DocStatus { file, doc, json } => doc_status(&file, &doc, json),
         Command::Compact { file, doc } => compact(&file, doc.as_deref()),
+        Command::Edit(command) => edit::run(command),
+        Command::Net(command) => net::run(command),
     }
+}
+
+fn init(file: &Path) -> CliResult<()> {
+    if std::fs::symlink_metadata(file).is_ok() {
+        return Err(format!(
+            "{} already exists: `init` only creates new replicas",
+            file.display()
+        ));
+    }
+    let repo =
+        Repo::open(file, RepoConfig::default()).map_err(|e| format!("{}: {e}", file.display()))?;
+    println!(
+        "created replica {} (device {})",
+        file.display(),
+        repo.device_id()
+    );
+    repo.close().map_err(|e| e.to_string())
 }
 
 /// Opens an existing replica. `Repo::open` would create a missing file: refuse that first.
@@ -97,7 +143,7 @@ fn open(file: &Path) -> CliResult<Repo> {
         Ok(_) => return Err(format!("{} is not a file", file.display())),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Err(format!(
-                "{} does not exist (the tool never creates a store): check the path",
+                "{} does not exist (only `polyarch init` creates a store): check the path",
                 file.display()
             ));
         }

@@ -25,6 +25,7 @@ pub struct SyncClient {
     kill: Arc<Notify>,
     error: Arc<Mutex<Option<String>>>,
     stats: Arc<Mutex<SessionStats>>,
+    refused: Arc<Mutex<Vec<String>>>,
     task: Option<JoinHandle<()>>,
 }
 
@@ -39,6 +40,7 @@ struct Task {
     kill: Arc<Notify>,
     error: Arc<Mutex<Option<String>>>,
     stats: Arc<Mutex<SessionStats>>,
+    refused: Arc<Mutex<Vec<String>>>,
 }
 
 /// The relay this replica met most recently, by label, and how far it acknowledged our log.
@@ -77,8 +79,10 @@ impl SyncClient {
         let kill = Arc::new(Notify::new());
         let error = Arc::new(Mutex::new(None));
         let stats = Arc::new(Mutex::new(SessionStats::default()));
+        let refused = Arc::new(Mutex::new(Vec::new()));
         let task = Task {
             stats: stats.clone(),
+            refused: refused.clone(),
             shared: shared.clone(),
             config,
             state: state_tx,
@@ -98,6 +102,7 @@ impl SyncClient {
             kill,
             error,
             stats,
+            refused,
             task: Some(task),
         }
     }
@@ -164,6 +169,15 @@ impl SyncClient {
     /// it had to fall back to a full resync.
     pub fn session_stats(&self) -> SessionStats {
         self.stats.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// What the other side refused to store (changes to documents this connection may only
+    /// read), as its messages, oldest first; kept across reconnections, at most
+    /// [`MAX_REFUSALS_KEPT`](super::MAX_REFUSALS_KEPT). Those changes stay in the local
+    /// replica: a relay acknowledges the log around them, so check this before trusting an
+    /// acknowledgement for a document a token may not write.
+    pub fn refused(&self) -> Vec<String> {
+        self.refused.lock().map(|r| r.clone()).unwrap_or_default()
     }
 
     /// Resolves once the relay has durably stored the change behind `receipt`
@@ -290,6 +304,7 @@ impl Task {
             kill: Some(&self.kill),
             tick: self.config.tick,
             stats: Some(&self.stats),
+            refused: Some(&self.refused),
         };
         Ok(drive(&mut ws, &mut session, &self.shared, hooks, initial).await)
     }

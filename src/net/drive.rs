@@ -47,6 +47,8 @@ pub(crate) struct Hooks<'a> {
     pub(crate) kill: Option<&'a Notify>,
     pub(crate) tick: Duration,
     pub(crate) stats: Option<&'a Mutex<crate::sync::SessionStats>>,
+    /// Where to note the writes the other side refused.
+    pub(crate) refused: Option<&'a Mutex<Vec<String>>>,
 }
 
 fn lost(e: impl std::fmt::Display) -> Ended {
@@ -213,6 +215,12 @@ fn handle_events(session: &mut Session, hooks: &Hooks<'_>) -> Option<Ended> {
                 }
                 RefusalCode::Forbidden => {
                     tracing::warn!(%message, "the peer refused changes to a document");
+                    if let Some(slot) = hooks.refused
+                        && let Ok(mut slot) = slot.lock()
+                        && slot.len() < super::MAX_REFUSALS_KEPT
+                    {
+                        slot.push(message);
+                    }
                 }
                 _ => tracing::warn!(?code, %message, "the peer refused a request"),
             },

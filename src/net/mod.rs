@@ -28,6 +28,9 @@ pub use peer::serve;
 
 use crate::sync::{Interest, Limits};
 
+/// Most refusal messages a [`SyncClient`] keeps (see [`SyncClient::refused`]).
+pub const MAX_REFUSALS_KEPT: usize = 100;
+
 /// Where a client stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ClientState {

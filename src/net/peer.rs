@@ -57,6 +57,7 @@ pub async fn serve(
                         kill: None,
                         tick: Duration::from_secs(1),
                         stats: None,
+                        refused: None,
                     };
                     match drive(&mut ws, &mut session, &shared, hooks, initial).await {
                         Ended::Lost(e) | Ended::Refused(e) => tracing::info!(%addr, error = %e, "peer left"),

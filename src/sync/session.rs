@@ -414,6 +414,13 @@ impl Session {
         if record.acked > host.log_head() {
             record.acked = 0;
         }
+        // An empty log is held in full: resume from its start rather than exchange summaries,
+        // and remember it, so that the next connection resumes too (a peer first met while its
+        // log was empty, such as a new relay, would otherwise cost a full resync again). Every
+        // change a store holds has a log offset, so a head of 0 means it holds nothing.
+        if record.their_log.is_none() && hello.head == 0 {
+            record.their_log = Some((hello.epoch, 0));
+        }
         host.save_peer(&record)?;
 
         // Inbound: tell the peer how far we hold its log, unless the hello already did.
@@ -456,6 +463,9 @@ impl Session {
         let Some(peer) = self.peer.clone() else {
             return Ok(());
         };
+        // The peer holds our log up to the cursor: that is an acknowledgement too. Without it,
+        // a peer that already had everything would never acknowledge (nothing is streamed).
+        self.on_ack(host, cursor.offset)?;
         // Changes after the cursor that were compacted away exist only in snapshots.
         self.snapshots_sent.clear();
         let snapshots = self.compacted_snapshots(host, &peer, cursor.offset)?;

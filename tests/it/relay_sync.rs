@@ -102,10 +102,8 @@ fn a_restarted_device_resumes_incrementally_and_gets_receipts() {
             phone.client().state() == ClientState::InSync
         })
         .await;
-        assert!(
-            phone.client().session_stats().full_resync,
-            "first contact is a full resync"
-        );
+        // Whether first contact was a full resync depends on whether the laptop's changes
+        // reached the relay before the phone did (an empty relay log needs no resync).
         phone.disconnect().await;
         drop(phone);
 
