@@ -89,6 +89,9 @@ export class BrowserRepo {
   #closed = false;
   #failure = null;
   #onPageHide;
+  #relay = null; // { url, token, minDelayMs, maxDelayMs }
+  #releaseTab = () => {};
+  #relayStatus = 'none';
 
   constructor(name, local, options) {
     this.#name = name;
@@ -104,6 +107,9 @@ export class BrowserRepo {
     this.#worker.onmessage = (e) => this.#onWorker(e.data);
     this.#worker.onerror = (e) => this.#fail(polyarchError('STORAGE_UNAVAILABLE', `the polyarch Worker failed: ${e.message ?? e}`));
     this.#worker.postMessage({ kind: 'open', name, tab: this.#tab });
+    // Held for this tab's lifetime: the owner drops sessions of tabs that vanished without a
+    // word (a crash) when their lock is gone.
+    navigator.locks.request(`polyarch:${name}:tab:${this.#tab}`, () => new Promise((release) => (this.#releaseTab = release)));
     this.#onPageHide = () => this.#bye();
     globalThis.addEventListener?.('pagehide', this.#onPageHide);
     this.#channel.postMessage({ kind: 'who' });
@@ -136,7 +142,21 @@ export class BrowserRepo {
       connected: this.#session !== null,
       state: this.#session?.state ?? 'disconnected',
       storedBy: this.#durable,
+      relay: this.#relayStatus,
     };
+  }
+
+  /**
+   * Keeps this device's database in sync with the relay at `url` (`ws://host/sync`), through
+   * whichever tab owns it (the request moves to each new owner). Reconnects with backoff;
+   * each connection resumes from the cursor the database keeps for the relay.
+   */
+  connect(url, options = {}) {
+    if (typeof url !== 'string' || !/^wss?:\/\//.test(url)) {
+      throw polyarchError('INVALID_ARGUMENT', 'expected `url` to be a ws:// or wss:// URL');
+    }
+    this.#relay = { url, token: options.token, minDelayMs: options.minDelayMs, maxDelayMs: options.maxDelayMs };
+    this.#askForRelay();
   }
 
   /** Calls `listener(syncStatus)` when the role or the sync state changes; returns an unsubscribe function. */
@@ -185,6 +205,7 @@ export class BrowserRepo {
     this.#closed = true;
     globalThis.removeEventListener?.('pagehide', this.#onPageHide);
     this.#worker.terminate();
+    this.#releaseTab();
     this.#channel.close();
     this.#session?.free();
     this.#session = null;
@@ -208,6 +229,11 @@ export class BrowserRepo {
     if (this.#closed || !msg) return;
     if (msg.kind === 'owner') {
       if (msg.owner !== this.#owner) this.#connect(msg.owner);
+    } else if (msg.kind === 'relay-status') {
+      this.#relayStatus = msg.status;
+      this.#emitStatus();
+    } else if (msg.kind === 'reset' && msg.to === this.#tab && msg.conn === this.#conn) {
+      this.#connect(this.#owner);
     } else if (msg.kind === 'frame' && msg.to === this.#tab && msg.conn === this.#conn) {
       this.#receive(msg.frame);
     }
@@ -220,7 +246,14 @@ export class BrowserRepo {
     this.#session = new SyncSession(this.#local);
     if (this.#role === 'starting') this.#role = 'follower';
     this.#send(this.#session.start());
+    this.#askForRelay();
     this.#emitStatus();
+  }
+
+  #askForRelay() {
+    if (this.#relay && this.#owner && !this.#closed) {
+      this.#channel.postMessage({ kind: 'relay', to: this.#owner, ...this.#relay });
+    }
   }
 
   #receive(frame) {
@@ -279,7 +312,7 @@ export class BrowserRepo {
 
   #emitStatus() {
     const status = this.syncStatus;
-    const key = `${status.role}/${status.state}`;
+    const key = `${status.role}/${status.state}/${status.relay}`;
     if (key === this.#lastStatus) return;
     this.#lastStatus = key;
     for (const listener of [...this.#statusListeners]) {

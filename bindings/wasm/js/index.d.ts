@@ -244,7 +244,45 @@ export interface BrowserSyncStatus {
   readonly state: 'disconnected' | 'handshaking' | 'catching-up' | 'in-sync';
   /** The database's device id, once known (what `stored` waits for). */
   readonly storedBy: string | null;
+  /** The owner's relay connection: "none" until `connect`, then a `RelayStatus`. */
+  readonly relay: 'none' | RelayStatus;
 }
+
+/** A relay connection's state; "offline" means waiting to retry. */
+export type RelayStatus = 'connecting' | 'handshaking' | 'catching-up' | 'in-sync' | 'offline' | 'closed';
+
+/** Options of a relay connection. */
+export interface RelayOptions {
+  /** An access token (`polyarch-relay token mint`). */
+  token?: string;
+  /** The first retry delay; it doubles up to `maxDelayMs` (default 250 and 30 000 ms). */
+  minDelayMs?: number;
+  maxDelayMs?: number;
+}
+
+/** Options of `connectWebSocket`. */
+export interface WebSocketOptions extends RelayOptions {
+  /** A WebSocket constructor where there is no global one (Node < 22: the `ws` package). */
+  WebSocket?: unknown;
+  onStatus?: (status: RelayStatus) => void;
+  /** Called after received frames were applied: poll your other sessions. */
+  onReceive?: () => void;
+  onError?: (error: unknown) => void;
+}
+
+/** A relay connection that reconnects with backoff and resumes from the stored cursor. */
+export interface WebSocketConnection {
+  readonly status: RelayStatus;
+  /** The relay's device id, once it said hello. */
+  readonly peer: string | null;
+  readonly attempts: number;
+  /** Sends the changes made since the last call (call after local changes). */
+  poll(): void;
+  close(): void;
+}
+
+/** Keeps `repo` in sync with the relay at `url` (`ws://host:port/sync`) over WebSocket. */
+export function connectWebSocket(repo: Repo, url: string, options?: WebSocketOptions): WebSocketConnection;
 
 /**
  * A page's replica in a browser: reads and writes are synchronous, on an in-memory view; a
@@ -265,7 +303,12 @@ export interface BrowserRepo
   readonly local: Repo;
   readonly role: BrowserSyncStatus['role'];
   readonly syncStatus: BrowserSyncStatus;
-  /** Calls `listener` when the role or sync state changes; returns an unsubscribe function. */
+  /**
+   * Keeps this device's database in sync with a relay (`ws://host:port/sync`), through the
+   * tab that owns it (and each later owner). Offline edits go out when it is reachable again.
+   */
+  connect(url: string, options?: RelayOptions): void;
+  /** Calls `listener` when the role, sync or relay state changes; returns an unsubscribe function. */
   onStatus(listener: (status: BrowserSyncStatus) => void): () => void;
   /** Resolves once the change is committed to this device's database ("stored on this device"). */
   stored(receipt: Receipt | null): Promise<void>;

@@ -4,11 +4,15 @@
 // SQLite database on OPFS (sahpool: one connection at a time), announces itself on the
 // BroadcastChannel `polyarch:<name>` and serves one `SyncSession` per tab connection, relaying
 // each tab's changes to the others. It holds the lock until it ends (its tab closes), and the
-// next queued Worker takes over.
-import { Repo, SyncSession } from './index.js';
+// next queued Worker takes over. When a tab asks (`connect`), the owner also keeps the
+// database in sync with a relay over WebSocket.
+import { Repo, SyncSession, connectWebSocket } from './index.js';
 
 /** Opening attempts while the previous owner's file handles are being released. */
 const OPEN_ATTEMPTS = 12;
+
+/** How often the owner drops the sessions of tabs that are gone. */
+const SWEEP_MS = 5_000;
 
 let started = false;
 self.onmessage = (e) => {
@@ -38,7 +42,9 @@ async function serve(name) {
       sessions.delete(conn);
     };
     // After any import, every other tab gets what it lacks (the log skips a tab's own changes).
+    let relay = null; // { key, connection }
     const pollAll = () => {
+      relay?.connection.poll();
       for (const [conn, s] of sessions) {
         try {
           send(s.tab, conn, s.session.poll());
@@ -53,26 +59,50 @@ async function serve(name) {
       const msg = e.data;
       if (msg?.kind === 'who') {
         channel.postMessage({ kind: 'owner', owner: id });
+      } else if (msg?.kind === 'relay' && msg.to === id) {
+        // A tab asked for the relay (tabs repeat it to every new owner); one connection.
+        const key = JSON.stringify([msg.url, msg.token ?? null, msg.minDelayMs, msg.maxDelayMs]);
+        if (relay?.key === key) return;
+        relay?.connection.close();
+        relay = {
+          key,
+          connection: connectWebSocket(repo, msg.url, {
+            token: msg.token,
+            minDelayMs: msg.minDelayMs,
+            maxDelayMs: msg.maxDelayMs,
+            onReceive: pollAll,
+            onStatus: (status) => channel.postMessage({ kind: 'relay-status', status }),
+            onError: report,
+          }),
+        };
       } else if (msg?.kind === 'bye') {
         drop(msg.conn);
       } else if (msg?.kind === 'frame' && msg.to === id) {
         let s = sessions.get(msg.conn);
         if (!s) {
-          s = { tab: msg.from, session: new SyncSession(repo) };
+          s = { tab: msg.from, session: new SyncSession(repo), since: Date.now() };
           sessions.set(msg.conn, s);
           send(s.tab, msg.conn, s.session.start());
         }
         try {
           send(s.tab, msg.conn, s.session.receive(msg.frame));
         } catch (err) {
-          // The tab reconnects when it sees its session fail; drop ours.
+          // Start over: drop ours and tell the tab to reconnect.
           report(err);
           drop(msg.conn);
+          channel.postMessage({ kind: 'reset', to: msg.from, conn: msg.conn });
           return;
         }
         pollAll();
       }
     };
+    // Tabs that vanished without a `bye` (a crash): their tab lock is gone.
+    setInterval(async () => {
+      const held = new Set((await navigator.locks.query()).held.map((l) => l.name));
+      for (const [conn, s] of sessions) {
+        if (Date.now() - s.since > SWEEP_MS && !held.has(`polyarch:${name}:tab:${s.tab}`)) drop(conn);
+      }
+    }, SWEEP_MS);
     channel.postMessage({ kind: 'owner', owner: id });
     self.postMessage({ kind: 'role', role: 'owner' });
     // Hold the lock (and the database) for as long as this Worker lives.

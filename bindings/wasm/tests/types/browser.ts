@@ -11,3 +11,11 @@ export async function notes(): Promise<string> {
   repo.close();
   return body;
 }
+
+export async function team(token: string): Promise<void> {
+  const repo = await openBrowserRepo({ name: 'team' });
+  repo.connect('wss://relay.example/sync', { token, maxDelayMs: 10_000 });
+  repo.onStatus((s) => {
+    if (s.relay === 'offline') console.log('offline: edits are kept and sent later');
+  });
+}
