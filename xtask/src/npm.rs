@@ -187,7 +187,7 @@ fn assemble(root: &Path, pkg: &Path) -> Result<()> {
     }},
     "./package.json": "./package.json"
   }},
-  "files": ["index.js", "node.js", "common.js", "index.d.ts", "README.md", "dist/"],
+  "files": ["index.js", "node.js", "common.js", "browser.js", "worker.js", "websocket.js", "index.d.ts", "README.md", "dist/"],
   "sideEffects": false,
   "engines": {{ "node": ">=20" }}
 }}

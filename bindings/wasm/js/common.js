@@ -2,6 +2,8 @@
 // the module to be instantiated, so that opening is the only asynchronous step.
 import * as wasm from './dist/polyarch_wasm.js';
 
+export { connectWebSocket, WebSocketConnection } from './websocket.js';
+
 export const {
   Repo,
   SyncSession,

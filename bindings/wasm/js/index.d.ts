@@ -223,3 +223,107 @@ export class SyncSession {
 
 /** Runs two sessions against each other until both are quiet; returns the frames moved. */
 export function syncLocally(a: SyncSession, b: SyncSession): number;
+
+/** Options of `openBrowserRepo`. */
+export interface BrowserRepoOptions {
+  /** The replica's name: the database on OPFS and the tabs that share it. Default "polyarch". */
+  name?: string;
+  /** A label peers see. Default "tab". */
+  label?: string;
+  /** Called with errors the page cannot throw to you (a failed sync frame, a throwing subscriber). */
+  onError?: (error: unknown) => void;
+  /** How long to wait for the first sync with the database's owner. Default 20 000 ms. */
+  timeoutMs?: number;
+}
+
+/** How a page stands with the Worker that owns the database. */
+export interface BrowserSyncStatus {
+  /** "owner": this tab's Worker holds the database; "follower": another tab's does. */
+  readonly role: 'starting' | 'owner' | 'follower';
+  readonly connected: boolean;
+  readonly state: 'disconnected' | 'handshaking' | 'catching-up' | 'in-sync';
+  /** The database's device id, once known (what `stored` waits for). */
+  readonly storedBy: string | null;
+  /** The owner's relay connection: "none" until `connect`, then a `RelayStatus`. */
+  readonly relay: 'none' | RelayStatus;
+}
+
+/** A relay connection's state; "offline" means waiting to retry. */
+export type RelayStatus = 'connecting' | 'handshaking' | 'catching-up' | 'in-sync' | 'offline' | 'closed';
+
+/** Options of a relay connection. */
+export interface RelayOptions {
+  /** An access token (`polyarch-relay token mint`). */
+  token?: string;
+  /** The first retry delay; it doubles up to `maxDelayMs` (default 250 and 30 000 ms). */
+  minDelayMs?: number;
+  maxDelayMs?: number;
+}
+
+/** Options of `connectWebSocket`. */
+export interface WebSocketOptions extends RelayOptions {
+  /** A WebSocket constructor where there is no global one (Node < 22: the `ws` package). */
+  WebSocket?: unknown;
+  onStatus?: (status: RelayStatus) => void;
+  /** Called after received frames were applied: poll your other sessions. */
+  onReceive?: () => void;
+  onError?: (error: unknown) => void;
+}
+
+/** A relay connection that reconnects with backoff and resumes from the stored cursor. */
+export interface WebSocketConnection {
+  readonly status: RelayStatus;
+  /** The relay's device id, once it said hello. */
+  readonly peer: string | null;
+  readonly attempts: number;
+  /** Sends the changes made since the last call (call after local changes). */
+  poll(): void;
+  close(): void;
+}
+
+/** Keeps `repo` in sync with the relay at `url` (`ws://host:port/sync`) over WebSocket. */
+export function connectWebSocket(repo: Repo, url: string, options?: WebSocketOptions): WebSocketConnection;
+
+/**
+ * A page's replica in a browser: reads and writes are synchronous, on an in-memory view; a
+ * dedicated Worker keeps the device's durable replica in SQLite on OPFS. One tab's Worker owns
+ * the database at a time (Web Locks); the other tabs sync through it, and take over when it
+ * closes.
+ */
+export interface BrowserRepo
+  extends Pick<
+    Repo,
+    | 'docIds' | 'create' | 'has' | 'change' | 'toJSON' | 'register' | 'counter' | 'set' | 'text'
+    | 'map' | 'list' | 'subscribe' | 'receiptStatus' | 'version' | 'hasCaughtUp' | 'status'
+  > {
+  readonly name: string;
+  /** This page's device id (one per page load). */
+  readonly deviceId: string;
+  /** This page's in-memory replica, for `SyncSession`s of your own. */
+  readonly local: Repo;
+  readonly role: BrowserSyncStatus['role'];
+  readonly syncStatus: BrowserSyncStatus;
+  /**
+   * Keeps this device's database in sync with a relay (`ws://host:port/sync`), through the
+   * tab that owns it (and each later owner). Offline edits go out when it is reachable again.
+   */
+  connect(url: string, options?: RelayOptions): void;
+  /** Calls `listener` when the role, sync or relay state changes; returns an unsubscribe function. */
+  onStatus(listener: (status: BrowserSyncStatus) => void): () => void;
+  /** Resolves once the change is committed to this device's database ("stored on this device"). */
+  stored(receipt: Receipt | null): Promise<void>;
+  /** Resolves when the page and the database are in sync. */
+  whenSynced(timeoutMs?: number): Promise<void>;
+  /** Disconnects and stops this tab's Worker (another tab takes over the database). */
+  close(): void;
+}
+
+/** The `BrowserRepo` class (browsers only; its constructor is internal). */
+export const BrowserRepo: { prototype: BrowserRepo };
+
+/**
+ * Opens the browser replica `name`, persisted in SQLite on OPFS by a dedicated Worker, shared
+ * by every tab of the origin. Resolves after the first sync with the database. Browsers only:
+ * rejects with `STORAGE_UNAVAILABLE` in Node.
+ */
+export function openBrowserRepo(options?: BrowserRepoOptions): Promise<BrowserRepo>;

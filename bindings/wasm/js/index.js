@@ -6,3 +6,4 @@ let loading;
 withInit(() => (loading ??= init({ module_or_path: new URL('./dist/polyarch_wasm_bg.wasm', import.meta.url) })));
 
 export * from './common.js';
+export { openBrowserRepo, BrowserRepo } from './browser.js';

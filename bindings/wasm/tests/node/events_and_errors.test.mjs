@@ -76,3 +76,8 @@ test('errors are Error objects with stable codes', async () => {
   repo.close();
   assertCode(() => repo.docIds(), 'CLOSED');
 });
+
+test('openBrowserRepo is for browsers: in Node it rejects with STORAGE_UNAVAILABLE', async () => {
+  const { openBrowserRepo } = await import('polyarch');
+  await assert.rejects(openBrowserRepo({ name: 'notes' }), (e) => isPolyarchError(e) && e.code === 'STORAGE_UNAVAILABLE');
+});

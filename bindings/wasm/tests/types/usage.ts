@@ -4,6 +4,8 @@ import {
   SyncSession,
   syncLocally,
   isPolyarchError,
+  connectWebSocket,
+  type RelayStatus,
   type DocEvent,
   type Receipt,
   type Scalar,
@@ -43,4 +45,16 @@ export async function example(): Promise<string[]> {
     if (isPolyarchError(e)) console.log(e.code);
   }
   return phone.set('cal', ['events', 'e1', 'attendees']).members;
+}
+
+export function relay(repo: Repo): () => void {
+  const conn = connectWebSocket(repo, 'ws://127.0.0.1:8080/sync', {
+    token: 'secret-token',
+    onStatus: (s: RelayStatus) => console.log(s),
+  });
+  const unsubscribe = repo.subscribe(null, () => conn.poll());
+  return () => {
+    unsubscribe();
+    conn.close();
+  };
 }

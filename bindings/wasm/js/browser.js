@@ -1,0 +1,347 @@
+// `openBrowserRepo`: a page's replica, persisted by a dedicated Worker with SQLite on OPFS.
+//
+// Topology (one origin, one repo name):
+// - every tab keeps an in-memory `Repo` (synchronous reads and writes) and starts a dedicated
+//   Worker (`worker.js`);
+// - the Workers queue on one Web Lock (`polyarch:<name>`); the one holding it owns the SQLite
+//   database on OPFS (sahpool allows one connection at a time) and announces itself on the
+//   BroadcastChannel `polyarch:<name>`;
+// - every tab, the owner's own included, runs one `SyncSession` with the owner over that
+//   channel (frames addressed by tab and connection id); the owner's sessions relay every
+//   tab's changes to the others through its log;
+// - when the owner tab closes, its Worker ends and releases the lock; the next queued Worker
+//   opens the database and announces itself, and every tab reconnects to it. Its sessions
+//   resume from the cursors stored in the database, so changes not yet acknowledged are sent
+//   again: nothing acknowledged is lost, and nothing unacknowledged is either, as long as the
+//   tab that made it lives.
+//
+// A write's receipt resolves through `stored(receipt)` once the owner acknowledged it, which it
+// does only after committing it to SQLite (the sync protocol acknowledges durably applied
+// changes).
+//
+// Actors: each page load's in-memory replica writes as a fresh automerge actor. An actor is
+// recorded in a document only by a change it makes, so page loads that only read add nothing;
+// every loaded page that writes adds one actor to the documents it writes. See the package
+// README ("Actor ids") for why the page does not write as the Worker's actor, and the bounded
+// scheme (actors leased per tab slot) this leaves for later.
+import { Repo, SyncSession } from './common.js';
+
+/** How long `openBrowserRepo` waits for the first sync with the database owner. */
+const DEFAULT_TIMEOUT_MS = 20_000;
+
+/** The methods of the in-memory `Repo` a `BrowserRepo` exposes as its own. */
+const DELEGATED = [
+  'docIds', 'create', 'has', 'change', 'toJSON', 'register', 'counter', 'set', 'text', 'map',
+  'list', 'subscribe', 'receiptStatus', 'version', 'hasCaughtUp', 'status',
+];
+
+function polyarchError(code, message) {
+  const e = new Error(message);
+  e.name = 'PolyarchError';
+  e.code = code;
+  return e;
+}
+
+/**
+ * Opens the browser replica `name`: resolves once the page's in-memory view holds everything
+ * the device's database holds (the first sync with the database's owner).
+ */
+export async function openBrowserRepo(options = {}) {
+  const name = options.name ?? 'polyarch';
+  if (typeof name !== 'string' || !/^[A-Za-z0-9._-]{1,64}$/.test(name)) {
+    throw polyarchError('INVALID_ARGUMENT', 'expected `name` to be 1-64 letters, digits, ".", "_" or "-"');
+  }
+  if (typeof Worker === 'undefined' || typeof BroadcastChannel === 'undefined' || !globalThis.navigator?.locks) {
+    throw polyarchError(
+      'STORAGE_UNAVAILABLE',
+      'openBrowserRepo needs Workers, BroadcastChannel and Web Locks (a browser page in a secure context)',
+    );
+  }
+  const local = await Repo.open({ name, storage: 'memory', label: options.label ?? 'tab', onError: options.onError });
+  const repo = new BrowserRepo(name, local, options);
+  try {
+    await repo.whenSynced(options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+  } catch (e) {
+    repo.close();
+    throw e;
+  }
+  return repo;
+}
+
+/** A page's replica: synchronous reads and writes in memory, persisted by the owner Worker. */
+export class BrowserRepo {
+  #name;
+  #local;
+  #onError;
+  #tab = crypto.randomUUID();
+  #channel;
+  #worker;
+  #owner = null;
+  #conn = null;
+  #connections = 0;
+  #session = null;
+  #durable = null;
+  #polling = false;
+  #waiting = []; // { receipt, resolve }
+  #syncWaiters = []; // { resolve, reject }
+  #statusListeners = new Set();
+  #role = 'starting';
+  #closed = false;
+  #failure = null;
+  #onPageHide;
+  #relay = null; // { url, token, minDelayMs, maxDelayMs }
+  #releaseTab = () => {};
+  #relayStatus = 'none';
+
+  constructor(name, local, options) {
+    this.#name = name;
+    this.#local = local;
+    this.#onError = options.onError;
+    for (const method of DELEGATED) this[method] = local[method].bind(local);
+    local.subscribe(null, (event) => {
+      if (event.origin === 'Local') this.#schedulePoll();
+    });
+    this.#channel = new BroadcastChannel(`polyarch:${name}`);
+    this.#channel.onmessage = (e) => this.#onChannel(e.data);
+    this.#worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module', name: `polyarch:${name}` });
+    this.#worker.onmessage = (e) => this.#onWorker(e.data);
+    this.#worker.onerror = (e) => this.#fail(polyarchError('STORAGE_UNAVAILABLE', `the polyarch Worker failed: ${e.message ?? e}`));
+    this.#worker.postMessage({ kind: 'open', name, tab: this.#tab });
+    // Held for this tab's lifetime: the owner drops sessions of tabs that vanished without a
+    // word (a crash) when their lock is gone.
+    navigator.locks.request(`polyarch:${name}:tab:${this.#tab}`, () => new Promise((release) => (this.#releaseTab = release)));
+    this.#onPageHide = () => this.#bye();
+    globalThis.addEventListener?.('pagehide', this.#onPageHide);
+    this.#channel.postMessage({ kind: 'who' });
+  }
+
+  /** The replica's name. */
+  get name() {
+    return this.#name;
+  }
+
+  /** This page's in-memory replica (for `SyncSession`s of your own). */
+  get local() {
+    return this.#local;
+  }
+
+  /** This page's device id (a new one per page load). */
+  get deviceId() {
+    return this.#local.deviceId;
+  }
+
+  /** `"owner"` when this tab's Worker holds the database, else `"follower"` (`"starting"` at first). */
+  get role() {
+    return this.#role;
+  }
+
+  /** `{ role, connected, state, storedBy }`: how this page stands with the database owner. */
+  get syncStatus() {
+    return {
+      role: this.#role,
+      connected: this.#session !== null,
+      state: this.#session?.state ?? 'disconnected',
+      storedBy: this.#durable,
+      relay: this.#relayStatus,
+    };
+  }
+
+  /**
+   * Keeps this device's database in sync with the relay at `url` (`ws://host/sync`), through
+   * whichever tab owns it (the request moves to each new owner). Reconnects with backoff;
+   * each connection resumes from the cursor the database keeps for the relay.
+   */
+  connect(url, options = {}) {
+    if (typeof url !== 'string' || !/^wss?:\/\//.test(url)) {
+      throw polyarchError('INVALID_ARGUMENT', 'expected `url` to be a ws:// or wss:// URL');
+    }
+    this.#relay = { url, token: options.token, minDelayMs: options.minDelayMs, maxDelayMs: options.maxDelayMs };
+    this.#askForRelay();
+  }
+
+  /** Calls `listener(syncStatus)` when the role or the sync state changes; returns an unsubscribe function. */
+  onStatus(listener) {
+    this.#statusListeners.add(listener);
+    return () => this.#statusListeners.delete(listener);
+  }
+
+  /**
+   * Resolves once the change behind `receipt` is committed to this device's database (the
+   * owner Worker acknowledged it). Resolves at once for `null` (nothing was changed).
+   */
+  stored(receipt) {
+    if (receipt == null) return Promise.resolve();
+    if (this.#isStored(receipt)) return Promise.resolve();
+    if (this.#closed) return Promise.reject(polyarchError('CLOSED', 'the repo was closed before the change was stored'));
+    return new Promise((resolve, reject) => this.#waiting.push({ receipt, resolve, reject }));
+  }
+
+  /** Resolves when this page and the database owner are in sync (rejects after `timeoutMs`). */
+  whenSynced(timeoutMs = DEFAULT_TIMEOUT_MS) {
+    if (this.#failure) return Promise.reject(this.#failure);
+    if (this.#session?.state === 'in-sync') return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const waiter = { resolve, reject };
+      const timer = setTimeout(() => {
+        this.#syncWaiters = this.#syncWaiters.filter((w) => w !== waiter);
+        reject(polyarchError('STORAGE_UNAVAILABLE', `no database owner answered within ${timeoutMs} ms`));
+      }, timeoutMs);
+      waiter.resolve = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      waiter.reject = (e) => {
+        clearTimeout(timer);
+        reject(e);
+      };
+      this.#syncWaiters.push(waiter);
+    });
+  }
+
+  /** Disconnects, stops this tab's Worker (another tab's takes over) and closes the replica. */
+  close() {
+    if (this.#closed) return;
+    this.#bye();
+    this.#closed = true;
+    globalThis.removeEventListener?.('pagehide', this.#onPageHide);
+    this.#worker.terminate();
+    this.#releaseTab();
+    this.#channel.close();
+    this.#session?.free();
+    this.#session = null;
+    const closed = polyarchError('CLOSED', 'the repo was closed');
+    for (const w of this.#waiting.splice(0)) w.reject(closed);
+    for (const w of this.#syncWaiters.splice(0)) w.reject(closed);
+    this.#local.close();
+  }
+
+  #onWorker(msg) {
+    if (msg?.kind === 'role') {
+      this.#role = msg.role;
+      this.#emitStatus();
+    } else if (msg?.kind === 'error') {
+      this.#report(polyarchError(msg.code ?? 'STORAGE_UNAVAILABLE', msg.message));
+      if (msg.fatal) this.#fail(polyarchError(msg.code ?? 'STORAGE_UNAVAILABLE', msg.message));
+    }
+  }
+
+  #onChannel(msg) {
+    if (this.#closed || !msg) return;
+    if (msg.kind === 'owner') {
+      if (msg.owner !== this.#owner) this.#connect(msg.owner);
+    } else if (msg.kind === 'relay-status') {
+      this.#relayStatus = msg.status;
+      this.#emitStatus();
+    } else if (msg.kind === 'reset' && msg.to === this.#tab && msg.conn === this.#conn) {
+      this.#connect(this.#owner);
+    } else if (msg.kind === 'frame' && msg.to === this.#tab && msg.conn === this.#conn) {
+      this.#receive(msg.frame);
+    }
+  }
+
+  #connect(owner) {
+    this.#session?.free();
+    this.#owner = owner;
+    this.#conn = `${this.#tab}:${++this.#connections}`;
+    this.#session = new SyncSession(this.#local);
+    if (this.#role === 'starting') this.#role = 'follower';
+    this.#send(this.#session.start());
+    this.#askForRelay();
+    this.#emitStatus();
+  }
+
+  #askForRelay() {
+    if (this.#relay && this.#owner && !this.#closed) {
+      this.#channel.postMessage({ kind: 'relay', to: this.#owner, ...this.#relay });
+    }
+  }
+
+  #receive(frame) {
+    const session = this.#session;
+    try {
+      this.#send(session.receive(frame));
+    } catch (e) {
+      // A frame this session cannot take (a protocol error): start over with the owner.
+      this.#report(e);
+      if (this.#session === session && this.#owner) this.#connect(this.#owner);
+      return;
+    }
+    if (session.peer) this.#durable = session.peer;
+    this.#settle();
+  }
+
+  #send(frames) {
+    for (const frame of frames) {
+      this.#channel.postMessage({ kind: 'frame', from: this.#tab, to: this.#owner, conn: this.#conn, frame });
+    }
+  }
+
+  #schedulePoll() {
+    if (this.#polling) return;
+    this.#polling = true;
+    queueMicrotask(() => {
+      this.#polling = false;
+      if (this.#closed || !this.#session) return;
+      try {
+        this.#send(this.#session.poll());
+      } catch (e) {
+        this.#report(e);
+      }
+    });
+  }
+
+  #isStored(receipt) {
+    if (!this.#durable) return false;
+    return this.#local.receiptStatus(receipt).ackedBy.includes(this.#durable);
+  }
+
+  #settle() {
+    if (this.#waiting.length) {
+      const still = [];
+      for (const w of this.#waiting) {
+        if (this.#isStored(w.receipt)) w.resolve();
+        else still.push(w);
+      }
+      this.#waiting = still;
+    }
+    if (this.#session?.state === 'in-sync') {
+      for (const w of this.#syncWaiters.splice(0)) w.resolve();
+    }
+    this.#emitStatus();
+  }
+
+  #emitStatus() {
+    const status = this.syncStatus;
+    const key = `${status.role}/${status.state}/${status.relay}`;
+    if (key === this.#lastStatus) return;
+    this.#lastStatus = key;
+    for (const listener of [...this.#statusListeners]) {
+      try {
+        listener(status);
+      } catch (e) {
+        this.#report(e);
+      }
+    }
+  }
+
+  #lastStatus = '';
+
+  #bye() {
+    if (!this.#closed && this.#conn) this.#channel.postMessage({ kind: 'bye', conn: this.#conn });
+  }
+
+  #fail(error) {
+    this.#failure = error;
+    this.#report(error);
+    for (const w of this.#syncWaiters.splice(0)) w.reject(error);
+  }
+
+  #report(error) {
+    try {
+      if (this.#onError) this.#onError(error);
+      else console.error('polyarch:', error);
+    } catch (e) {
+      console.error('polyarch: onError threw', e);
+    }
+  }
+}

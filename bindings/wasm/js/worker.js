@@ -1,0 +1,129 @@
+// The dedicated Worker behind `openBrowserRepo` (see browser.js for the topology).
+//
+// Every tab starts one; they queue on the Web Lock `polyarch:<name>`. The holder opens the
+// SQLite database on OPFS (sahpool: one connection at a time), announces itself on the
+// BroadcastChannel `polyarch:<name>` and serves one `SyncSession` per tab connection, relaying
+// each tab's changes to the others. It holds the lock until it ends (its tab closes), and the
+// next queued Worker takes over. When a tab asks (`connect`), the owner also keeps the
+// database in sync with a relay over WebSocket.
+import { Repo, SyncSession, connectWebSocket } from './index.js';
+
+/** Opening attempts while the previous owner's file handles are being released. */
+const OPEN_ATTEMPTS = 12;
+
+/** How often the owner drops the sessions of tabs that are gone. */
+const SWEEP_MS = 5_000;
+
+let started = false;
+self.onmessage = (e) => {
+  const msg = e.data;
+  if (msg?.kind === 'open' && !started) {
+    started = true;
+    serve(msg.name).catch((err) => fatal(err));
+  }
+};
+
+function fatal(err) {
+  self.postMessage({ kind: 'error', fatal: true, code: err?.code ?? 'STORAGE_UNAVAILABLE', message: String(err?.message ?? err) });
+}
+
+async function serve(name) {
+  const id = crypto.randomUUID();
+  await navigator.locks.request(`polyarch:${name}`, async () => {
+    const repo = await openWithRetry(name);
+    const channel = new BroadcastChannel(`polyarch:${name}`);
+    const sessions = new Map(); // conn -> { tab, session }
+
+    const send = (tab, conn, frames) => {
+      for (const frame of frames) channel.postMessage({ kind: 'frame', from: id, to: tab, conn, frame });
+    };
+    const drop = (conn) => {
+      sessions.get(conn)?.session.free();
+      sessions.delete(conn);
+    };
+    // After any import, every other tab gets what it lacks (the log skips a tab's own changes).
+    let relay = null; // { key, connection }
+    const pollAll = () => {
+      relay?.connection.poll();
+      for (const [conn, s] of sessions) {
+        try {
+          send(s.tab, conn, s.session.poll());
+        } catch (err) {
+          report(err);
+          drop(conn);
+        }
+      }
+    };
+
+    channel.onmessage = (e) => {
+      const msg = e.data;
+      if (msg?.kind === 'who') {
+        channel.postMessage({ kind: 'owner', owner: id });
+      } else if (msg?.kind === 'relay' && msg.to === id) {
+        // A tab asked for the relay (tabs repeat it to every new owner); one connection.
+        const key = JSON.stringify([msg.url, msg.token ?? null, msg.minDelayMs, msg.maxDelayMs]);
+        if (relay?.key === key) return;
+        relay?.connection.close();
+        relay = {
+          key,
+          connection: connectWebSocket(repo, msg.url, {
+            token: msg.token,
+            minDelayMs: msg.minDelayMs,
+            maxDelayMs: msg.maxDelayMs,
+            onReceive: pollAll,
+            onStatus: (status) => channel.postMessage({ kind: 'relay-status', status }),
+            onError: report,
+          }),
+        };
+      } else if (msg?.kind === 'bye') {
+        drop(msg.conn);
+      } else if (msg?.kind === 'frame' && msg.to === id) {
+        let s = sessions.get(msg.conn);
+        if (!s) {
+          s = { tab: msg.from, session: new SyncSession(repo), since: Date.now() };
+          sessions.set(msg.conn, s);
+          send(s.tab, msg.conn, s.session.start());
+        }
+        try {
+          send(s.tab, msg.conn, s.session.receive(msg.frame));
+        } catch (err) {
+          // Start over: drop ours and tell the tab to reconnect.
+          report(err);
+          drop(msg.conn);
+          channel.postMessage({ kind: 'reset', to: msg.from, conn: msg.conn });
+          return;
+        }
+        pollAll();
+      }
+    };
+    // Tabs that vanished without a `bye` (a crash): their tab lock is gone.
+    setInterval(async () => {
+      const held = new Set((await navigator.locks.query()).held.map((l) => l.name));
+      for (const [conn, s] of sessions) {
+        if (Date.now() - s.since > SWEEP_MS && !held.has(`polyarch:${name}:tab:${s.tab}`)) drop(conn);
+      }
+    }, SWEEP_MS);
+    channel.postMessage({ kind: 'owner', owner: id });
+    self.postMessage({ kind: 'role', role: 'owner' });
+    // Hold the lock (and the database) for as long as this Worker lives.
+    await new Promise(() => {});
+  });
+}
+
+/** Opens the database, retrying while the previous owner's OPFS handles are still held. */
+async function openWithRetry(name) {
+  let delay = 50;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await Repo.open({ name, storage: 'opfs', label: 'browser' });
+    } catch (err) {
+      if (attempt >= OPEN_ATTEMPTS) throw err;
+      await new Promise((r) => setTimeout(r, delay));
+      delay = Math.min(delay * 2, 1000);
+    }
+  }
+}
+
+function report(err) {
+  self.postMessage({ kind: 'error', fatal: false, code: err?.code ?? 'SYNC_PROTOCOL', message: String(err?.message ?? err) });
+}

@@ -1,0 +1,122 @@
+// Two browser profiles (two devices) sync through a real relay process, including edits made
+// while the relay is unreachable.
+//
+// The relay is `polyarch-relay` (`cargo build --features relay --bin polyarch-relay`):
+// `POLYARCH_RELAY_BIN`, else the debug build in `CARGO_TARGET_DIR` or `target/`; `cargo xtask
+// test` builds it and sets the variable. Without a binary the test is skipped.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join, resolve } from 'node:path';
+import { launch, openRepo, openTab, serve, tempDir, unpackPackage, until } from './support.mjs';
+
+const ROOT = resolve(import.meta.dirname ?? new URL('.', import.meta.url).pathname, '../../../..');
+const SECRET = 'browser-test-secret-0123456789';
+
+function relayBin() {
+  const candidates = [
+    process.env.POLYARCH_RELAY_BIN,
+    process.env.CARGO_TARGET_DIR && join(process.env.CARGO_TARGET_DIR, 'debug/polyarch-relay'),
+    join(ROOT, 'target/debug/polyarch-relay'),
+  ];
+  return candidates.find((p) => p && existsSync(p));
+}
+
+async function freePort() {
+  const server = createServer();
+  await new Promise((ok) => server.listen(0, '127.0.0.1', ok));
+  const { port } = server.address();
+  await new Promise((ok) => server.close(ok));
+  return port;
+}
+
+/** Starts the relay on `port` with its database in `dir`; resolves once /healthz answers. */
+async function startRelay(bin, port, dir) {
+  const child = spawn(bin, ['serve', '--listen', `127.0.0.1:${port}`, '--db', `sqlite:${join(dir, 'relay.db')}`, '--secret', SECRET], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let log = '';
+  child.stderr.on('data', (d) => (log += d));
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`the relay exited: ${log}`);
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}/healthz`);
+      if (res.ok) return child;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) throw new Error(`the relay did not start: ${log}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function stopRelay(child) {
+  return new Promise((ok) => {
+    if (child.exitCode !== null) return ok();
+    child.once('exit', ok);
+    child.kill('SIGTERM');
+  });
+}
+
+let pkg;
+let server;
+before(async () => {
+  pkg = unpackPackage();
+  server = await serve(pkg.dir);
+});
+after(async () => {
+  await server?.close();
+  pkg?.cleanup();
+});
+
+const bin = relayBin();
+
+test('two devices sync through a relay, with edits made while it is unreachable', { skip: !bin && 'no polyarch-relay binary (set POLYARCH_RELAY_BIN)' }, async () => {
+  const dir = tempDir('polyarch-relay-');
+  const port = await freePort();
+  const url = `ws://127.0.0.1:${port}/sync`;
+  const token = execFileSync(bin, ['token', 'mint', '--secret', SECRET, '--docs', '', '--rights', 'read-write', '--ttl', '1h'])
+    .toString()
+    .trim();
+  const profiles = [tempDir('polyarch-profile-'), tempDir('polyarch-profile-')];
+  const contexts = [];
+  let relay = await startRelay(bin, port, dir);
+  try {
+    const devices = [];
+    for (const profile of profiles) {
+      const context = await launch(profile);
+      contexts.push(context);
+      const page = await openTab(context, server.url);
+      await openRepo(page, 'team');
+      await page.evaluate(({ url, token }) => window.repo.connect(url, { token, minDelayMs: 100, maxDelayMs: 1000 }), { url, token });
+      devices.push(page);
+    }
+    const [laptop, phone] = devices;
+    const entries = (page) => page.evaluate(() => [...window.repo.list('plan', 'items').values].sort());
+
+    await laptop.evaluate(() => window.repo.list('plan', 'items').push('laptop: online'));
+    await until(phone, () => window.repo.list('plan', 'items').length === 1, null, 'the phone to get the laptop\'s edit through the relay', 30_000);
+
+    // The relay goes away: both devices keep editing, durably, on their own.
+    await stopRelay(relay);
+    await until(laptop, () => window.repo.syncStatus.relay === 'offline', null, 'the laptop to notice the relay is gone');
+    await laptop.evaluate(async () => window.repo.stored(window.repo.list('plan', 'items').push('laptop: offline')));
+    await phone.evaluate(async () => window.repo.stored(window.repo.list('plan', 'items').push('phone: offline')));
+
+    // It comes back (same port, same database): both reconnect and catch up.
+    relay = await startRelay(bin, port, dir);
+    const all = ['laptop: offline', 'laptop: online', 'phone: offline'];
+    for (const page of devices) {
+      await until(page, (n) => window.repo.list('plan', 'items').length === n, all.length, 'both devices to converge after the relay is back', 30_000);
+      assert.deepEqual(await entries(page), all);
+    }
+    assert.deepEqual(laptop.errors.filter((e) => !/relay connection|WebSocket/.test(e)), []);
+  } finally {
+    for (const c of contexts) await c.close();
+    await stopRelay(relay);
+    for (const p of [...profiles, dir]) rmSync(p, { recursive: true, force: true });
+  }
+});

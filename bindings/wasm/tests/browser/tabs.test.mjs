@@ -1,0 +1,112 @@
+// Several tabs of one app: one tab's Worker owns the database, the others sync through it,
+// and when the owner tab closes another takes over without losing anything.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
+import { launch, openRepo, openTab, serve, tempDir, unpackPackage, until } from './support.mjs';
+
+let pkg;
+let server;
+before(async () => {
+  pkg = unpackPackage();
+  server = await serve(pkg.dir);
+});
+after(async () => {
+  await server?.close();
+  pkg?.cleanup();
+});
+
+/** Runs `body(context)` in a fresh browser profile. */
+async function withBrowser(body) {
+  const profile = tempDir('polyarch-profile-');
+  const context = await launch(profile);
+  try {
+    await body(context);
+  } finally {
+    await context.close();
+    rmSync(profile, { recursive: true, force: true });
+  }
+}
+
+const json = (page, doc) => page.evaluate((doc) => window.repo.toJSON(doc), doc);
+
+test('two tabs edit the same document and converge', async () => {
+  await withBrowser(async (context) => {
+    const a = await openTab(context, server.url);
+    assert.equal(await openRepo(a, 'shared'), 'owner');
+    const b = await openTab(context, server.url);
+    assert.equal(await openRepo(b, 'shared'), 'follower');
+
+    // One tab's edit appears in the other.
+    await a.evaluate(() => window.repo.text('doc', 'body').splice(0, 0, 'Hello'));
+    await until(b, () => window.repo.text('doc', 'body').toString() === 'Hello', null, 'B to see A\'s edit');
+    await b.evaluate(() => window.repo.text('doc', 'body').splice(5, 0, ' world'));
+    await until(a, () => window.repo.text('doc', 'body').toString() === 'Hello world', null, 'A to see B\'s edit');
+
+    // Concurrent edits in both tabs, with no waiting in between: both are kept.
+    await Promise.all([
+      a.evaluate(() => {
+        for (let i = 0; i < 20; i++) window.repo.counter('doc', 'clicks').increment(1);
+        window.repo.text('doc', 'body').splice(0, 0, '[A]');
+        window.repo.register('doc', 'title').set('from A');
+      }),
+      b.evaluate(() => {
+        for (let i = 0; i < 30; i++) window.repo.counter('doc', 'clicks').increment(1);
+        const t = window.repo.text('doc', 'body');
+        t.splice(t.length, 0, '[B]');
+        window.repo.register('doc', 'title').set('from B');
+      }),
+    ]);
+    for (const page of [a, b]) {
+      await until(page, () => window.repo.counter('doc', 'clicks').value === 50, null, 'the counter to converge');
+    }
+    const [ja, jb] = [await json(a, 'doc'), await json(b, 'doc')];
+    assert.deepEqual(ja, jb);
+    assert.match(ja.body, /^\[A\]Hello world\[B\]$/);
+    const conflicts = await b.evaluate(() => window.repo.register('doc', 'title').conflicts);
+    assert.deepEqual([...conflicts].sort(), ['from A', 'from B']);
+    assert.deepEqual(a.errors, []);
+    assert.deepEqual(b.errors, []);
+  });
+});
+
+test('closing the owner tab hands the database over without loss', async () => {
+  await withBrowser(async (context) => {
+    const a = await openTab(context, server.url);
+    assert.equal(await openRepo(a, 'handover'), 'owner');
+    const b = await openTab(context, server.url);
+    assert.equal(await openRepo(b, 'handover'), 'follower');
+
+    await a.evaluate(async () => {
+      await window.repo.stored(window.repo.list('doc', 'log').push('a: stored before closing'));
+    });
+    await b.evaluate(async () => {
+      await window.repo.stored(window.repo.list('doc', 'log').push('b: stored before the handover'));
+    });
+    await until(a, () => window.repo.list('doc', 'log').length === 2, null, 'A to see B\'s entry');
+
+    await a.close({ runBeforeUnload: false });
+    // Written while nobody owns the database: kept in B's memory, handed to the new owner.
+    await b.evaluate(() => {
+      window.during = window.repo.list('doc', 'log').push('b: written during the handover');
+    });
+    await until(b, () => window.repo.role === 'owner', null, 'B to take the database over', 30_000);
+    await b.evaluate(async () => {
+      await window.repo.stored(window.during);
+      await window.repo.stored(window.repo.list('doc', 'log').push('b: written as the owner'));
+    });
+
+    // A new tab reads it all from the database through the new owner.
+    const c = await openTab(context, server.url);
+    assert.equal(await openRepo(c, 'handover'), 'follower');
+    const log = (await json(c, 'doc')).log;
+    assert.deepEqual([...log].sort(), [
+      'a: stored before closing',
+      'b: stored before the handover',
+      'b: written as the owner',
+      'b: written during the handover',
+    ]);
+    assert.deepEqual(b.errors, []);
+    assert.deepEqual(c.errors, []);
+  });
+});
