@@ -408,7 +408,12 @@ async fn device(
         tokio::spawn(async move {
             let limits = Limits::default();
             let mut mine = Vec::new();
-            while let Some(Ok(msg)) = rx.next().await {
+            // Read until the drain after the window ends (not until the close completes: a
+            // busy server may take a while to close a thousand connections).
+            let end = tokio::time::Instant::from_std(clock.start)
+                + Duration::from_micros(clock.stop)
+                + DRAIN;
+            while let Ok(Some(Ok(msg))) = tokio::time::timeout_at(end, rx.next()).await {
                 let Ws::Binary(b) = msg else { continue };
                 let Ok(Message::Changes { changes, stretch }) = wire::decode(&b, &limits) else {
                     continue;
@@ -471,7 +476,8 @@ async fn device(
     }
     tally.lags.lock().unwrap().extend(lags);
     // Let the last deliveries arrive (acknowledging them), then close.
-    let drain_until = tokio::time::Instant::now() + DRAIN;
+    let drain_until =
+        tokio::time::Instant::from_std(clock.start) + Duration::from_micros(clock.stop) + DRAIN;
     loop {
         tokio::select! {
             _ = tokio::time::sleep_until(drain_until) => break,
@@ -480,8 +486,8 @@ async fn device(
             }
         }
     }
-    let _ = tx.send(Ws::Close(None)).await;
-    let _ = tokio::time::timeout(Duration::from_secs(2), reader).await;
+    let _ = reader.await;
+    let _ = tokio::time::timeout(Duration::from_secs(2), tx.send(Ws::Close(None))).await;
 }
 
 /// The `p`-quantile in ms of `expected` deliveries of which `sorted` (µs) arrived: the ones
