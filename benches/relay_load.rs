@@ -818,6 +818,19 @@ fn main() {
 
     let idle = (s.idle > 0).then(|| run_idle(&rt, s.idle, &s.sync));
 
+    // Server CPU per document, at the largest size where (nearly) everything was delivered:
+    // the capacity figure that the latency bound does not hide.
+    let per_doc = |rows: &[Value]| -> Option<f64> {
+        rows.iter()
+            .filter(|r| r["delivered_fraction"].as_f64().is_some_and(|f| f >= 0.99))
+            .filter_map(|r| Some(r["server_cpu_percent"].as_f64()? / r["documents"].as_f64()?))
+            .next_back()
+    };
+    let ours_per_doc = per_doc(&ours_rows);
+    let baseline_per_doc = baseline_runs
+        .iter()
+        .filter_map(|run| per_doc(run["sizes"].as_array()?))
+        .reduce(f64::min);
     let unit = "documents (4 devices x 6 changes/s each, p99 delivery < 100 ms)";
     let mut report = match baseline {
         Some(b) => Report::new(
@@ -837,6 +850,10 @@ fn main() {
     report = report
         .detail("polyarch", json!({ "sizes": ours_rows, "sustained": ours, "relay_sync": s.sync }))
         .detail("automerge_repo", json!({ "runs": baseline_runs, "sustained": baseline, "why_not_measured": baseline_why }))
+        .detail(
+            "server_cpu_percent_per_document",
+            json!({ "polyarch": ours_per_doc, "automerge_repo": baseline_per_doc }),
+        )
         .detail("measured_secs", s.secs)
         .detail("ramp_secs", s.ramp)
         .detail("nofile_limit", json!({ "soft": nofile.0, "hard": nofile.1 }))
@@ -855,6 +872,12 @@ fn main() {
             ),
         })
         .note("server and load generator share the machine's 2 cores; see details for each one's CPU and the load average");
+    if let (Some(o), Some(b)) = (ours_per_doc, baseline_per_doc) {
+        report = report.note(format!(
+            "server CPU per document (% of a core): polyarch {o:.2}, automerge-repo {b:.1} ({:.0}x)",
+            b / o
+        ));
+    }
     if baseline == Some(0) {
         report = report.note(
             "the baseline sustained no size under the bound: ratio is null, pass means ours > 0",
