@@ -390,6 +390,7 @@ async fn connect_all(port: u16, docs: &[DocId], per_doc: usize) -> Vec<Option<So
 
 /// One simulated device: types its slot's changes at `RATE_HZ` until the window ends, and
 /// records the delivery latency of every change it receives from the others.
+#[allow(clippy::too_many_arguments)]
 async fn device(
     ws: Socket,
     doc: DocId,

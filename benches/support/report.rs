@@ -87,10 +87,13 @@ impl Report {
             Target::Ratio(max) => Some(self.ratio()? <= max),
             Target::AtMost(max) => Some(ours <= max),
             // A baseline of zero is beaten by any positive figure.
-            Target::RatioAtLeast(min) => match self.baseline? {
-                b if b == 0.0 => Some(ours > 0.0),
-                _ => Some(self.ratio()? >= min),
-            },
+            Target::RatioAtLeast(min) => {
+                if self.baseline? == 0.0 {
+                    Some(ours > 0.0)
+                } else {
+                    Some(self.ratio()? >= min)
+                }
+            }
             Target::AtLeast(min) => Some(ours >= min),
             Target::Context => None,
         }
