@@ -4,7 +4,8 @@
 //! JSON fields: `name`, `ours` (null while the Polyarch side is not measured yet — never a
 //! made-up number), `baseline`, `unit`, `ratio` (`ours / baseline`, null without `ours`),
 //! `target` and `target_kind` (`"ratio"`: pass when `ratio <= target`; `"at_most"`: pass when
-//! `ours <= target`; `"none"`: context only, `target` null), `pass` (null when not measured),
+//! `ours <= target`; `"ratio_at_least"`: pass when `ratio >= target`; `"at_least"`: pass when
+//! `ours >= target`; `"none"`: context only, `target` null), `pass` (null when not measured),
 //! `quick` (whether `POLYARCH_BENCH_QUICK` shortened the inputs), `machine` (1-minute load
 //! average and CPUs when the result was written: a busy machine inflates wall times) and
 //! `details` (samples, sizes, counts: whatever explains the figure), `notes` (the lines printed
@@ -19,6 +20,10 @@ pub enum Target {
     Ratio(f64),
     /// `ours` at most this, in the report's unit.
     AtMost(f64),
+    /// `ours / baseline` at least this (bigger is better: capacity, throughput).
+    RatioAtLeast(f64),
+    /// `ours` at least this, in the report's unit (bigger is better).
+    AtLeast(f64),
     /// No target: the figure is context for the others.
     Context,
 }
@@ -29,7 +34,7 @@ pub struct Report {
     name: String,
     unit: String,
     ours: Option<f64>,
-    baseline: f64,
+    baseline: Option<f64>,
     target: Target,
     details: Map<String, Value>,
     notes: Vec<String>,
@@ -42,11 +47,19 @@ impl Report {
             name: name.to_owned(),
             unit: unit.to_owned(),
             ours,
-            baseline,
+            baseline: Some(baseline),
             target,
             details: Map::new(),
             notes: Vec::new(),
         }
+    }
+
+    /// A result with no baseline figure (none could be measured, or none applies): `baseline`
+    /// and `ratio` are null in the JSON.
+    pub fn without_baseline(name: &str, unit: &str, ours: Option<f64>, target: Target) -> Self {
+        let mut report = Self::new(name, unit, ours, f64::NAN, target);
+        report.baseline = None;
+        report
     }
 
     /// Add a detail to the JSON (`details.<key>`).
@@ -61,17 +74,27 @@ impl Report {
         self
     }
 
-    /// `ours / baseline`, when ours was measured.
+    /// `ours / baseline`, when both were measured (and the baseline is not zero).
     pub fn ratio(&self) -> Option<f64> {
-        self.ours.map(|o| o / self.baseline)
+        let (ours, baseline) = (self.ours?, self.baseline?);
+        (baseline != 0.0).then(|| ours / baseline)
     }
 
     /// Whether the target is met; `None` when not measured or when there is no target.
     pub fn pass(&self) -> Option<bool> {
         let ours = self.ours?;
         match self.target {
-            Target::Ratio(max) => Some(ours / self.baseline <= max),
+            Target::Ratio(max) => Some(self.ratio()? <= max),
             Target::AtMost(max) => Some(ours <= max),
+            // A baseline of zero is beaten by any positive figure.
+            Target::RatioAtLeast(min) => {
+                if self.baseline? == 0.0 {
+                    Some(ours > 0.0)
+                } else {
+                    Some(self.ratio()? >= min)
+                }
+            }
+            Target::AtLeast(min) => Some(ours >= min),
             Target::Context => None,
         }
     }
@@ -81,6 +104,8 @@ impl Report {
         let (target, kind) = match self.target {
             Target::Ratio(t) => (json!(t), "ratio"),
             Target::AtMost(t) => (json!(t), "at_most"),
+            Target::RatioAtLeast(t) => (json!(t), "ratio_at_least"),
+            Target::AtLeast(t) => (json!(t), "at_least"),
             Target::Context => (Value::Null, "none"),
         };
         let (load, cpus) = super::timing::machine_load();
@@ -114,6 +139,8 @@ impl Report {
         let target = match self.target {
             Target::Ratio(t) => format!("target <= {}", fmt_num(t)),
             Target::AtMost(t) => format!("target: ours <= {} {unit}", fmt_num(t)),
+            Target::RatioAtLeast(t) => format!("target >= {}", fmt_num(t)),
+            Target::AtLeast(t) => format!("target: ours >= {} {unit}", fmt_num(t)),
             Target::Context => "context, no target".to_owned(),
         };
         let verdict = match self.pass() {
@@ -121,10 +148,13 @@ impl Report {
             Some(false) => " FAIL",
             None => "",
         };
+        let baseline = self.baseline.map_or_else(
+            || "not measured".to_owned(),
+            |b| format!("{} {unit}", fmt_num(b)),
+        );
         format!(
-            "{}: {ours}, baseline {} {unit}, ratio {ratio} ({target}){verdict}",
-            self.name,
-            fmt_num(self.baseline)
+            "{}: {ours}, baseline {baseline}, ratio {ratio} ({target}){verdict}",
+            self.name
         )
     }
 

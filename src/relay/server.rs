@@ -144,7 +144,7 @@ pub async fn run_with_metrics(
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, "relay listening");
     }
-    let served = axum::serve(listener, router)
+    let served = axum::serve(without_nagle(listener), router)
         .with_graceful_shutdown(async move {
             shutdown.await;
             tracing::info!("shutting down: finishing open connections");
@@ -184,6 +184,21 @@ pub async fn run_with_metrics(
     served.map_err(|source| RelayError::Io {
         op: "serving",
         source,
+    })
+}
+
+/// The listener with Nagle's algorithm turned off on every accepted connection. Frames are
+/// small and latency matters: with Nagle on, a frame written while the previous one is not yet
+/// acknowledged waits for the client's delayed ACK (40 ms on Linux), which put a 40 ms floor
+/// under live delivery (seen in `benches/relay_load.rs`: p50 40 ms at 10 documents).
+fn without_nagle(
+    listener: tokio::net::TcpListener,
+) -> impl axum::serve::Listener<Io = tokio::net::TcpStream, Addr = std::net::SocketAddr> {
+    use axum::serve::ListenerExt;
+    listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY on a connection");
+        }
     })
 }
 
@@ -461,4 +476,21 @@ async fn connection(mut socket: WebSocket, app: App) {
         }
     }
     let _ = app.core.send(Event::Close { id });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::serve::Listener as _;
+
+    #[tokio::test]
+    async fn accepted_connections_have_nagle_off() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut listener = without_nagle(listener);
+        let client = tokio::spawn(tokio::net::TcpStream::connect(addr));
+        let (accepted, _) = listener.accept().await;
+        assert!(accepted.nodelay().unwrap(), "TCP_NODELAY must be set");
+        drop(client.await.unwrap().unwrap());
+    }
 }

@@ -92,6 +92,8 @@ fn row(r: &Value) -> [String; 7] {
     let target = match (r["target_kind"].as_str(), r["target"].as_f64()) {
         (Some("ratio"), Some(t)) => format!("ratio <= {}", num(t)),
         (Some("at_most"), Some(t)) => format!("<= {} {unit}", num(t)),
+        (Some("ratio_at_least"), Some(t)) => format!("ratio >= {}", num(t)),
+        (Some("at_least"), Some(t)) => format!(">= {} {unit}", num(t)),
         (_, Some(t)) => num(t),
         _ => "-".into(),
     };
