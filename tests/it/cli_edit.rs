@@ -4,14 +4,16 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-fn polyarch(args: &[&str]) -> Output {
+/// Runs the `polyarch` binary with `args` (shared with `cli_network`).
+pub(crate) fn polyarch(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_polyarch"))
         .args(args)
         .output()
         .expect("run polyarch")
 }
 
-fn ok(args: &[&str]) -> String {
+/// Runs `polyarch` with `args`, asserts it succeeded and returns its stdout.
+pub(crate) fn ok(args: &[&str]) -> String {
     let out = polyarch(args);
     assert!(
         out.status.success(),

@@ -14,27 +14,11 @@ use std::time::{Duration, Instant};
 use polyarch::relay::Rights;
 use rand::{Rng, SeedableRng};
 
+use crate::cli_edit::{ok, polyarch};
 use crate::relay_support::{SECRET, free_port, token, wait_healthy};
 
 /// Generous: the machine running the tests may be loaded.
 const SYNC_TIMEOUT: &str = "120";
-
-fn polyarch(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_polyarch"))
-        .args(args)
-        .output()
-        .expect("run polyarch")
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = polyarch(args);
-    assert!(
-        out.status.success(),
-        "polyarch {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("utf-8")
-}
 
 /// A `polyarch-relay` process over SQLite; killed when dropped.
 struct RelayProcess {
