@@ -104,7 +104,20 @@
 //!    2. actor: index into the actor table
 //!    3. sequence number: `uint`
 //!    4. log offset: `uint` (0 when the change is not from the sender's log stream)
-//!    5. automerge change bytes: `bytes`
+//!    5. elided dependencies: `count(65536)`, then that many pairs of `uint`: a position in
+//!       the change's dependency list, then a distance of at least 1
+//!    6. automerge change bytes: `bytes`, without the elided dependencies' hashes
+//!
+//!    Typing makes each change depend on the one before, and a 32-byte hash does not
+//!    compress, so a change may leave out a dependency that is another change of the same
+//!    frame: the pair says which dependency (positions strictly increasing) and how many
+//!    changes back in the frame the change it names is. Only uncompressed automerge change
+//!    chunks (chunk type 1) elide; their dependency list follows the chunk header (magic,
+//!    checksum, type, body length) as a `uint` count and that many 32-byte hashes. A decoder
+//!    puts each hash back, SHA-256 of the named change's restored bytes after its magic and
+//!    checksum (automerge's change hash), so the bytes it hands on are exactly those encoded.
+//!    The restored dependencies of a frame must not add more than
+//!    [`Limits::max_decompressed_bytes`] bytes. Encoders elide every dependency they can.
 //! 4. stretch: `option<stretch>`, where a stretch is the log offset it starts after (`uint`)
 //!    then the last log offset it covers (`uint`)
 //!
@@ -157,6 +170,7 @@
     clippy::arithmetic_side_effects
 )]
 
+mod elide;
 mod payload;
 mod split;
 #[cfg(test)]
@@ -313,6 +327,14 @@ pub enum WireError {
         index: u64,
         /// The table's length.
         len: usize,
+    },
+    /// A change's elided dependency cannot be restored (see the `Changes` payload).
+    #[error(
+        "a Changes payload elides a dependency it cannot restore ({reason}): the frame is corrupt"
+    )]
+    BadElision {
+        /// What is wrong.
+        reason: &'static str,
     },
     /// A document id breaks the rules of [`DocId`].
     #[error("invalid document id in a {message} payload: the frame is corrupt ({source})")]

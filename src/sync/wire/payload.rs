@@ -4,6 +4,7 @@ use std::collections::HashMap;
 
 use automerge::ActorId;
 
+use super::elide::{Elided, Elider, Restorer};
 use super::{
     EncodeError, Kind, Limits, MAX_LABEL_BYTES, MAX_REFUSAL_BYTES, MAX_TOKEN_BYTES, WireError,
 };
@@ -126,12 +127,18 @@ pub(super) fn encode_changes(changes: &[WireChange], stretch: Option<Stretch>, w
     }
     put_actor_table(w, &actors);
     w.uint(len64(changes.len()));
+    let mut elider = Elider::default();
     for change in changes {
+        let (elided, bytes) = elider.next(&change.bytes);
         w.uint(docs.index(&change.doc))
             .uint(actors.index(change.actor.to_bytes()))
             .uint(change.seq)
             .uint(change.offset)
-            .blob(&change.bytes);
+            .uint(len64(elided.len()));
+        for e in &elided {
+            w.uint(e.position).uint(e.distance);
+        }
+        w.blob(&bytes);
     }
     match stretch {
         Some(Stretch { from, to }) => w.u8(1).uint(from).uint(to),
@@ -237,8 +244,10 @@ pub(super) fn len64(n: usize) -> u64 {
 /// Smallest encoded sizes, which bound how many items the bytes left can hold.
 const MIN_DOC_BYTES: usize = 2;
 const MIN_ACTOR_BYTES: usize = 1;
-/// Document index, actor index, seq, offset, bytes length.
-const MIN_CHANGE_BYTES: usize = 5;
+/// Document index, actor index, seq, offset, elided count, bytes length.
+const MIN_CHANGE_BYTES: usize = 6;
+/// Position, distance.
+const MIN_ELIDED_BYTES: usize = 2;
 /// Document id, bytes length.
 const MIN_SNAPSHOT_BYTES: usize = 3;
 /// Document id, entry count.
@@ -455,13 +464,29 @@ fn decode_changes(p: &mut PayloadReader<'_>, limits: &Limits) -> Result<Message,
         limits.max_changes_per_frame,
         MIN_CHANGE_BYTES,
     )?;
-    let mut changes = Vec::with_capacity(n);
+    let mut changes: Vec<WireChange> = Vec::with_capacity(n);
+    // Restored hashes count against the inflated payload limit, as if they had been sent.
+    let mut restorer = Restorer::new(
+        limits
+            .max_decompressed_bytes
+            .saturating_sub(p.r.remaining()),
+    );
     for _ in 0..n {
         let doc = docs.get(p.index("document index", docs.len())?);
         let actor = actors.get(p.index("actor index", actors.len())?);
         let seq = p.uint()?;
         let offset = p.uint()?;
-        let bytes = p.blob("change bytes", usize::MAX)?.to_vec();
+        let n_elided = p.count("elided dependencies", MAX_ACTORS, MIN_ELIDED_BYTES)?;
+        let elided = (0..n_elided)
+            .map(|_| {
+                Ok(Elided {
+                    position: p.uint()?,
+                    distance: p.uint()?,
+                })
+            })
+            .collect::<Result<Vec<_>, WireError>>()?;
+        let stripped = p.blob("change bytes", usize::MAX)?;
+        let bytes = restorer.restore(&changes, &elided, stripped)?;
         // `index` checked both against their tables' lengths.
         if let (Some(doc), Some(actor)) = (doc, actor) {
             changes.push(WireChange {

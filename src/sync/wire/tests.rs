@@ -8,6 +8,7 @@
     clippy::arithmetic_side_effects
 )]
 
+mod elision;
 mod hostile;
 
 use automerge::transaction::{CommitOptions, Transactable};
