@@ -4,6 +4,7 @@
 pub mod codec;
 mod error;
 mod ids;
+mod interest;
 pub mod model;
 #[cfg(feature = "net")]
 pub mod net;

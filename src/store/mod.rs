@@ -134,6 +134,9 @@ pub struct PeerRecord {
     pub acked: u64,
     /// Last time we heard from the peer (milliseconds since the Unix epoch, 0 = never).
     pub last_contact_ms: u64,
+    /// The documents the peer asked for when it last said hello (`None` = not known). Lets
+    /// the next connection stream what the peer lacks before its hello arrives.
+    pub interest: Option<crate::sync::Interest>,
 }
 
 /// One replica's SQLite database.

@@ -7,7 +7,7 @@ use super::values::{self, from_sql, to_sql};
 use super::{PeerRecord, Store};
 use crate::DeviceId;
 
-const COLUMNS: &str = "device, label, their_epoch, their_offset, acked, last_contact_ms";
+const COLUMNS: &str = "device, label, their_epoch, their_offset, acked, last_contact_ms, interest";
 
 impl Store {
     /// What we know about `peer`.
@@ -44,15 +44,17 @@ impl Store {
         };
         let acked = to_sql("acknowledged offset", record.acked)?;
         let last_contact = to_sql("last contact time", record.last_contact_ms)?;
+        let interest = record.interest.as_ref().map(values::encode_interest);
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .ctx(OP)?;
         let sql = format!(
-            "INSERT INTO peers ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+            "INSERT INTO peers ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
              ON CONFLICT (device) DO UPDATE SET label = excluded.label,
                  their_epoch = excluded.their_epoch, their_offset = excluded.their_offset,
-                 acked = excluded.acked, last_contact_ms = excluded.last_contact_ms"
+                 acked = excluded.acked, last_contact_ms = excluded.last_contact_ms,
+                 interest = excluded.interest"
         );
         tx.prepare_cached(&sql)
             .and_then(|mut stmt| {
@@ -63,6 +65,7 @@ impl Store {
                     offset,
                     acked,
                     last_contact,
+                    interest,
                 ])
             })
             .ctx(OP)?;
@@ -91,5 +94,9 @@ fn record(row: &Row<'_>) -> Result<PeerRecord, StoreError> {
         their_log,
         acked: from_sql("acknowledged offset", row.get(4).ctx(OP)?)?,
         last_contact_ms: from_sql("last contact time", row.get(5).ctx(OP)?)?,
+        interest: match row.get::<_, Option<Vec<u8>>>(6).ctx(OP)? {
+            Some(bytes) => Some(values::decode_interest(&bytes)?),
+            None => None,
+        },
     })
 }

@@ -31,6 +31,17 @@
 //! - `peers`: what we know of each peer: a label, its epoch and how far we have its log (both
 //!   NULL or both set), how far it acknowledged ours, and when we last heard from it.
 //!
+//! ## Schema version 2
+//!
+//! - `peers.interest` (new, nullable): the documents the peer asked for in its last hello, in
+//!   the [interest column format](#interest-column-format); NULL when not known (peers met
+//!   under schema version 1).
+//!
+//! ### Interest column format
+//! One byte, the format version ([`INTEREST_FORMAT`] = 1), then a kind byte: 0 for every
+//! document; 1 for prefixes and 2 for listed documents, each followed by a LEB128 count and
+//! that many length-prefixed UTF-8 strings.
+//!
 //! ### Version vector column format
 //! One byte, the format version ([`VV_FORMAT`] = 1), then the vector as
 //! [`VersionVector::encode_into`](crate::VersionVector::encode_into) writes it: a count, then
@@ -43,11 +54,14 @@ use super::error::{Context, StoreError};
 /// The SQLite `application_id` of a Polyarch store: `"PLYA"` in ASCII.
 pub(crate) const APPLICATION_ID: i32 = 0x504C_5941;
 
+/// The format version byte that starts a stored interest.
+pub(crate) const INTEREST_FORMAT: u8 = 1;
+
 /// The format version byte that starts a stored version vector.
 pub(crate) const VV_FORMAT: u8 = 1;
 
 /// The migrations, in order: entry `n` takes a database from schema version `n` to `n + 1`.
-pub(crate) const MIGRATIONS: &[&str] = &[V1];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2];
 
 /// The newest schema version this build knows.
 pub(crate) const SUPPORTED: u32 = MIGRATIONS.len() as u32;
@@ -104,6 +118,10 @@ CREATE TABLE peers (
     CHECK ((their_epoch IS NULL) = (their_offset IS NULL))
 ) STRICT, WITHOUT ROWID;
 ";
+
+/// Version 2: what each peer last asked for, so that a reconnection can stream before the
+/// peer's hello arrives.
+const V2: &str = "ALTER TABLE peers ADD COLUMN interest BLOB;";
 
 /// Runs the migrations after schema version `from`, inside `tx`, and records the new version.
 pub(crate) fn migrate(tx: &Transaction<'_>, from: u32) -> Result<(), StoreError> {

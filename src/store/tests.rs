@@ -6,6 +6,7 @@ use automerge::transaction::Transactable;
 use automerge::{ActorId, AutoCommit, ChangeHash, ObjType, ROOT, ReadDoc};
 
 use super::*;
+use crate::sync::Interest;
 
 mod fixture;
 
@@ -396,6 +397,7 @@ fn peers_round_trip() {
         their_log: Some((Epoch::random(), 42)),
         acked: 7,
         last_contact_ms: 1_700_000_000_000,
+        interest: Some(Interest::Prefixes(vec!["cal/".into()])),
     };
     let laptop = PeerRecord {
         peer: DeviceId::random(),
@@ -403,6 +405,7 @@ fn peers_round_trip() {
         their_log: None,
         acked: 0,
         last_contact_ms: 0,
+        interest: None,
     };
     store.save_peer(&relay).unwrap();
     store.save_peer(&laptop).unwrap();
@@ -411,6 +414,7 @@ fn peers_round_trip() {
     let updated = PeerRecord {
         their_log: None,
         acked: 9,
+        interest: Some(Interest::All),
         ..relay.clone()
     };
     store.save_peer(&updated).unwrap();
@@ -493,6 +497,7 @@ fn corrupt_values_on_disk_are_errors_not_panics() {
             their_log: None,
             acked: 1,
             last_contact_ms: 1,
+            interest: None,
         })
         .unwrap();
     drop(store);

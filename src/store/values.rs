@@ -4,9 +4,10 @@
 use automerge::ChangeHash;
 
 use super::error::StoreError;
-use super::schema::VV_FORMAT;
+use super::schema::{INTEREST_FORMAT, VV_FORMAT};
 use crate::codec::{DecodeError, Reader, Writer};
 use crate::ids::IdError;
+use crate::sync::Interest;
 use crate::{DeviceId, DocId, Epoch, VersionVector};
 
 /// A number for a SQLite integer column (which holds at most `i64::MAX`).
@@ -66,32 +67,65 @@ pub(crate) fn epoch(what: &'static str, bytes: &[u8]) -> Result<Epoch, StoreErro
 
 /// A version vector in its column format (see the schema docs).
 pub(crate) fn encode_vv(vv: &VersionVector) -> Vec<u8> {
-    let mut w = Writer::new();
-    w.u8(VV_FORMAT);
-    vv.encode_into(&mut w);
-    w.into_bytes()
+    versioned(VV_FORMAT, |w| vv.encode_into(w))
 }
 
 /// Reads a version vector written by [`encode_vv`].
 pub(crate) fn decode_vv(bytes: &[u8]) -> Result<VersionVector, StoreError> {
+    read_versioned(
+        bytes,
+        VV_FORMAT,
+        "snapshot version vector",
+        VersionVector::decode_from,
+    )
+}
+
+/// A peer's interest in its column format (see the schema docs).
+pub(crate) fn encode_interest(interest: &Interest) -> Vec<u8> {
+    versioned(INTEREST_FORMAT, |w| interest.encode_into(w))
+}
+
+/// Reads an interest written by [`encode_interest`].
+pub(crate) fn decode_interest(bytes: &[u8]) -> Result<Interest, StoreError> {
+    read_versioned(
+        bytes,
+        INTEREST_FORMAT,
+        "peer interest",
+        Interest::decode_from,
+    )
+}
+
+/// A column value: the format byte `format`, then what `write` writes.
+fn versioned(format: u8, write: impl FnOnce(&mut Writer)) -> Vec<u8> {
+    let mut w = Writer::new();
+    w.u8(format);
+    write(&mut w);
+    w.into_bytes()
+}
+
+/// Reads a column value written by [`versioned`]: its format byte must be `format`, and `read`
+/// must read it to its last byte.
+fn read_versioned<T>(
+    bytes: &[u8],
+    format: u8,
+    what: &'static str,
+    read: impl FnOnce(&mut Reader<'_>) -> Result<T, DecodeError>,
+) -> Result<T, StoreError> {
     let decode = || {
         let mut r = Reader::new(bytes);
-        let format = r.u8()?;
-        if format != VV_FORMAT {
+        let found = r.u8()?;
+        if found != format {
             return Err(DecodeError::Unknown {
-                what: "version vector format",
-                value: format.into(),
+                what: "column format",
+                value: found.into(),
                 at: 0,
             });
         }
-        let vv = VersionVector::decode_from(&mut r)?;
+        let value = read(&mut r)?;
         r.finish()?;
-        Ok(vv)
+        Ok(value)
     };
-    decode().map_err(|source| StoreError::Corrupt {
-        what: "snapshot version vector",
-        source,
-    })
+    decode().map_err(|source| StoreError::Corrupt { what, source })
 }
 
 #[cfg(test)]

@@ -22,27 +22,7 @@ pub struct Stretch {
     pub to: u64,
 }
 
-/// Which documents a side wants to receive.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Interest {
-    /// Every document the other side may share.
-    All,
-    /// Documents whose id starts with one of these prefixes.
-    Prefixes(Vec<String>),
-    /// Exactly these documents.
-    Docs(Vec<DocId>),
-}
-
-impl Interest {
-    /// Whether `doc` is wanted.
-    pub fn wants(&self, doc: &DocId) -> bool {
-        match self {
-            Interest::All => true,
-            Interest::Prefixes(prefixes) => prefixes.iter().any(|p| doc.as_str().starts_with(p)),
-            Interest::Docs(docs) => docs.contains(doc),
-        }
-    }
-}
+pub use crate::interest::Interest;
 
 /// The first message each side sends.
 #[derive(Debug, Clone, PartialEq, Eq)]

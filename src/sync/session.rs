@@ -123,6 +123,18 @@ struct Peer {
     restored: bool,
 }
 
+/// What a session streamed before the peer's hello, presuming that the peer still holds our
+/// log as far as it last acknowledged and wants what it asked for last time.
+#[derive(Debug, Clone)]
+struct Presumed {
+    /// The device we expected (another may answer).
+    device: DeviceId,
+    /// The offset the stream started after: the peer's last acknowledgement.
+    from: u64,
+    /// The documents streamed.
+    interest: Interest,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Outbound {
     /// Waiting for the peer's cursor or summary.
@@ -141,6 +153,16 @@ pub struct Session {
     sent_resume: Option<Cursor>,
     peer: Option<Peer>,
     out: Outbound,
+    /// Set while a stream sent before the peer's hello awaits its confirmation.
+    presumed: Option<Presumed>,
+    /// Whether changes or snapshots went out since the last stretch we sent.
+    content_since_stretch: bool,
+    /// Stretches we sent that carried nothing the peer lacks (its own changes, documents it
+    /// does not want): the peer does not acknowledge them, and holds each once it holds
+    /// everything before it.
+    empty_stretches: std::collections::VecDeque<Stretch>,
+    /// Whether changes or snapshots arrived since our last acknowledgement.
+    received_since_ack: bool,
     /// How far we hold the peer's log (under `peer.epoch`).
     cursor: Option<u64>,
     /// Changes from the peer wait for dependencies: the cursor must not move past them.
@@ -166,6 +188,10 @@ impl Session {
             sent_resume: None,
             peer: None,
             out: Outbound::Waiting,
+            presumed: None,
+            content_since_stretch: false,
+            empty_stretches: Default::default(),
+            received_since_ack: false,
             cursor: None,
             holding_back: false,
             resume_requested: None,
@@ -228,13 +254,14 @@ impl Session {
         self.started = true;
         host.commit_waiting()?;
         let id = host.identity();
-        let resume = match self.config.peer_hint {
-            Some(peer) => host
-                .peer(&peer)?
-                .and_then(|r| r.their_log)
-                .map(|(epoch, offset)| Cursor { epoch, offset }),
+        let record = match self.config.peer_hint {
+            Some(peer) => host.peer(&peer)?,
             None => None,
         };
+        let resume = record
+            .as_ref()
+            .and_then(|r| r.their_log)
+            .map(|(epoch, offset)| Cursor { epoch, offset });
         self.sent_resume = resume;
         let hello = Message::Hello(Hello {
             versions: (PROTOCOL_VERSION, PROTOCOL_VERSION),
@@ -248,7 +275,36 @@ impl Session {
         });
         let mut out = Vec::new();
         self.emit(&mut out, &hello);
+        if let Some(record) = record {
+            self.stream_presumed(host, record, &mut out)?;
+        }
         Ok(out)
+    }
+
+    /// Right behind the hello, to a peer we have met: streams our log after what it last
+    /// acknowledged, filtered by what it asked for last time, so that a reconnection takes one
+    /// round trip instead of two. The peer's hello confirms the guess or corrects it (see
+    /// [`on_cursor`](Self::on_cursor)); what was sent needlessly is skipped by the peer.
+    fn stream_presumed(
+        &mut self,
+        host: &mut impl SyncHost,
+        record: PeerRecord,
+        out: &mut Vec<Vec<u8>>,
+    ) -> Result<(), SyncError> {
+        let Some(interest) = record.interest else {
+            return Ok(());
+        };
+        if record.acked > host.log_head() {
+            return Ok(()); // We were restored from a backup: wait for the peer's cursor.
+        }
+        let through = self.stream(host, record.peer, false, &interest, record.acked, out)?;
+        self.out = Outbound::Streaming { through };
+        self.presumed = Some(Presumed {
+            device: record.peer,
+            from: record.acked,
+            interest,
+        });
+        Ok(())
     }
 
     /// Handles one received frame; returns the frames to send back. On error the replica is
@@ -313,24 +369,48 @@ impl Session {
             return Ok(out);
         };
         host.commit_waiting()?;
+        let after = self.stream(
+            host,
+            peer.device,
+            peer.restored,
+            &peer.interest,
+            through,
+            &mut out,
+        )?;
+        self.out = Outbound::Streaming { through: after };
+        self.on_ack(host, 0)?; // Settles the empty stretches just sent.
+        Ok(out)
+    }
+
+    /// Streams our log after `through` to `device` (which wants `interest`), its own changes
+    /// too when it was `restored`; returns how far the stream now reaches.
+    fn stream(
+        &mut self,
+        host: &mut impl SyncHost,
+        device: DeviceId,
+        restored: bool,
+        interest: &Interest,
+        through: u64,
+        out: &mut Vec<Vec<u8>>,
+    ) -> Result<u64, SyncError> {
         let head = host.log_head();
         // Entries not yet streamed may have been compacted away since the last poll: only the
         // snapshot holds them now.
-        let snapshots = self.compacted_snapshots(host, &peer, through)?;
-        self.send_snapshots(&mut out, snapshots);
+        let snapshots = self.compacted_snapshots(host, interest, through)?;
+        self.send_snapshots(out, snapshots);
         let mut after = through;
         while after < head {
             let (entries, last) =
                 host.read_log_wanted(after, 10_000, self.config.frame_bytes, &|doc| {
-                    self.shares(&peer, doc)
+                    self.shares(interest, doc)
                 })?;
             if last <= after {
                 break;
             }
             let changes: Vec<WireChange> = entries
                 .into_iter()
-                .filter(|e| peer.restored || e.origin != Some(peer.device))
-                .filter(|e| self.shares(&peer, &e.doc))
+                .filter(|e| restored || e.origin != Some(device))
+                .filter(|e| self.shares(interest, &e.doc))
                 .map(wire_change)
                 .collect();
             let stretch = Stretch {
@@ -340,22 +420,35 @@ impl Session {
             after = last;
             self.stats.changes_out += changes.len() as u64;
             self.emit(
-                &mut out,
+                out,
                 &Message::Changes {
                     changes,
                     stretch: Some(stretch),
                 },
             );
         }
-        self.out = Outbound::Streaming { through: after };
-        Ok(out)
+        Ok(after)
     }
 
-    fn shares(&self, peer: &Peer, doc: &DocId) -> bool {
-        peer.interest.wants(doc) && self.config.access.read.contains(doc)
+    fn shares(&self, interest: &Interest, doc: &DocId) -> bool {
+        interest.wants(doc) && self.config.access.read.contains(doc)
     }
 
     fn emit(&mut self, out: &mut Vec<Vec<u8>>, message: &Message) {
+        match message {
+            Message::Changes { changes, stretch } => {
+                self.content_since_stretch |= !changes.is_empty();
+                if let Some(stretch) = stretch {
+                    if !self.content_since_stretch {
+                        self.empty_stretches.push_back(*stretch);
+                    }
+                    self.content_since_stretch = false;
+                }
+            }
+            Message::Snapshots(_) => self.content_since_stretch = true,
+            Message::Ack { .. } => self.received_since_ack = false,
+            _ => {}
+        }
         let frame = wire::encode(message);
         self.stats.frames_out += 1;
         self.stats.bytes_out += frame.len() as u64;
@@ -396,7 +489,7 @@ impl Session {
             device: hello.device,
             epoch: hello.epoch,
             head: hello.head,
-            interest: hello.interest,
+            interest: hello.interest.clone(),
             restored,
         });
         let mut record = record.unwrap_or_else(|| PeerRecord {
@@ -405,8 +498,10 @@ impl Session {
             their_log: None,
             acked: 0,
             last_contact_ms: 0,
+            interest: None,
         });
         record.label = hello.label;
+        record.interest = Some(hello.interest);
         record.last_contact_ms = host.now_ms();
         if record.their_log.is_some_and(|(e, _)| e != hello.epoch) || restored {
             record.their_log = None;
@@ -447,8 +542,12 @@ impl Session {
         out: &mut Vec<Vec<u8>>,
     ) -> Result<(), SyncError> {
         let Some(cursor) = cursor else {
-            return Ok(()); // They will send a summary.
+            // They will send a summary, or a `Resume` (a relay cannot name our cursor before
+            // our hello): a stream sent before their hello waits for the one or the other.
+            return Ok(());
         };
+        // A stream sent before the hello stands only if the cursor confirms what it presumed.
+        let presumed = self.presumed.take();
         let id = host.identity();
         let head = host.log_head();
         if cursor.epoch == id.epoch && cursor.offset > head {
@@ -456,6 +555,7 @@ impl Session {
             self.events.push(SessionEvent::RestoredFromBackup);
         }
         if cursor.epoch != id.epoch || cursor.offset > head {
+            self.out = Outbound::Waiting;
             self.stats.full_resync = true;
             self.emit(out, &Message::NeedSummary);
             return Ok(());
@@ -466,13 +566,27 @@ impl Session {
         // The peer holds our log up to the cursor: that is an acknowledgement too. Without it,
         // a peer that already had everything would never acknowledge (nothing is streamed).
         self.on_ack(host, cursor.offset)?;
-        // Changes after the cursor that were compacted away exist only in snapshots.
-        self.snapshots_sent.clear();
-        let snapshots = self.compacted_snapshots(host, &peer, cursor.offset)?;
-        self.send_snapshots(out, snapshots);
-        self.out = Outbound::Streaming {
-            through: cursor.offset,
+        let confirmed = presumed.filter(|p| {
+            p.device == peer.device
+                && p.interest == peer.interest
+                && !peer.restored
+                && cursor.offset >= p.from
+        });
+        let through = match (confirmed, self.out) {
+            // The peer held at least what the stream started from: it goes on.
+            (Some(_), Outbound::Streaming { through }) => through.max(cursor.offset),
+            _ => {
+                // What was left out as the peer's own may be what it lost: no stretch sent so
+                // far stands for it.
+                self.empty_stretches.clear();
+                // Changes after the cursor that were compacted away exist only in snapshots.
+                self.snapshots_sent.clear();
+                let snapshots = self.compacted_snapshots(host, &peer.interest, cursor.offset)?;
+                self.send_snapshots(out, snapshots);
+                cursor.offset
+            }
         };
+        self.out = Outbound::Streaming { through };
         Ok(())
     }
 
@@ -482,13 +596,13 @@ impl Session {
     fn compacted_snapshots(
         &mut self,
         host: &mut impl SyncHost,
-        peer: &Peer,
+        interest: &Interest,
         after: u64,
     ) -> Result<Vec<WireSnapshot>, SyncError> {
         let mut snapshots = Vec::new();
         let head = host.log_head();
         for doc in host.compacted_after(after)? {
-            if !self.shares(peer, &doc) {
+            if !self.shares(interest, &doc) {
                 continue;
             }
             if let Some(&sent_at) = self.snapshots_sent.get(&doc)
@@ -569,9 +683,13 @@ impl Session {
         let Some(peer) = self.peer.clone() else {
             return Ok(());
         };
+        if self.presumed.take().is_some() {
+            // The peer does not know how far it holds our log: the summary decides.
+            self.empty_stretches.clear();
+        }
         let head = host.log_head();
         for (doc, theirs) in docs {
-            if self.shares(&peer, &doc) {
+            if self.shares(&peer.interest, &doc) {
                 self.send_missing(host, &doc, &theirs, out)?;
             }
             self.summary_seen.insert(doc);
@@ -582,7 +700,7 @@ impl Session {
         let ours = host.versions(&|doc| peer.interest.wants(doc))?;
         let empty = VersionVector::new();
         for (doc, _) in ours {
-            if !self.summary_seen.contains(&doc) && self.shares(&peer, &doc) {
+            if !self.summary_seen.contains(&doc) && self.shares(&peer.interest, &doc) {
                 self.send_missing(host, &doc, &empty, out)?;
             }
         }
@@ -656,14 +774,20 @@ impl Session {
         let Some(peer) = self.peer.clone() else {
             return Ok(());
         };
+        let arrived = !snapshots.is_empty() || !changes.is_empty();
         let write = &self.config.access.write;
+        // Documents we did not ask for are skipped, not refused: a stream sent before our hello
+        // presumed what we asked for last time.
+        let wanted = &self.config.interest;
         let mut refused: Vec<DocId> = Vec::new();
         let snapshots: Vec<WireSnapshot> = snapshots
             .into_iter()
+            .filter(|s| wanted.wants(&s.doc))
             .filter(|s| write.contains(&s.doc) || note_refused(&mut refused, &s.doc))
             .collect();
         let changes: Vec<WireChange> = changes
             .into_iter()
+            .filter(|c| wanted.wants(&c.doc))
             .filter(|c| write.contains(&c.doc) || note_refused(&mut refused, &c.doc))
             .collect();
         for doc in refused {
@@ -679,6 +803,7 @@ impl Session {
             );
         }
         self.stats.changes_in += changes.len() as u64;
+        self.received_since_ack |= arrived;
         let mut waited = false;
         if !snapshots.is_empty() || !changes.is_empty() {
             let applied = host.apply(peer.device, snapshots, changes)?;
@@ -696,6 +821,11 @@ impl Session {
             return Ok(());
         }
         if from > held {
+            if self.cursor.is_none() && self.summary_sent {
+                // Streamed before our hello, presuming a cursor we do not have: the summary
+                // we sent will bring what we lack.
+                return Ok(());
+            }
             // A frame went missing (or arrives late): ask for the log again from our cursor.
             if self.resume_requested != Some(held) {
                 self.resume_requested = Some(held);
@@ -717,11 +847,15 @@ impl Session {
             their_log: None,
             acked: 0,
             last_contact_ms: 0,
+            interest: None,
         });
         record.their_log = Some((peer.epoch, upto));
         record.last_contact_ms = host.now_ms();
         host.save_peer(&record)?;
-        self.emit(out, &Message::Ack { upto });
+        // A stretch that brought nothing needs no acknowledgement (see `empty_stretches`).
+        if self.received_since_ack {
+            self.emit(out, &Message::Ack { upto });
+        }
         Ok(())
     }
 
@@ -729,7 +863,17 @@ impl Session {
         let Some(peer) = self.peer.clone() else {
             return Ok(());
         };
-        let upto = upto.min(host.log_head());
+        let mut upto = upto.min(host.log_head()).max(self.acked);
+        while let Some(empty) = self.empty_stretches.front() {
+            if empty.to <= upto {
+                self.empty_stretches.pop_front();
+            } else if empty.from <= upto {
+                upto = empty.to.min(host.log_head());
+                self.empty_stretches.pop_front();
+            } else {
+                break;
+            }
+        }
         if upto <= self.acked {
             return Ok(());
         }

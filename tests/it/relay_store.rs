@@ -163,6 +163,7 @@ fn peers(open: Factory<'_>) {
         their_log: None,
         acked: 0,
         last_contact_ms: 5,
+        interest: None,
     };
     s.commit(&Batch {
         changes: Vec::new(),

@@ -492,3 +492,64 @@ fn changes_waiting_for_their_group_commit_go_out_with_the_next_sync() {
     assert_eq!(a.unflushed(), 0, "a sync commits what it sends");
     assert_eq!(b.to_json("cal").expect("cal")["title"], "v2");
 }
+
+#[test]
+fn a_reconnection_after_offline_edits_on_both_sides_takes_one_round_trip() {
+    let (mut a, mut b) = shared_pair(20);
+    // Both acknowledged each other's logs in the first sync; now both edit offline.
+    for i in 0..5 {
+        a.change(small_doc(i), |tx| tx.counter("n").increment(1))
+            .expect("change");
+        b.change(small_doc(10 + i), |tx| tx.counter("n").increment(1))
+            .expect("change");
+    }
+    a.flush().expect("flush");
+    b.flush().expect("flush");
+    let mut sa = session_for(&b);
+    let mut sb = session_for(&a);
+    let exchange = run_until_quiet(&mut sa, &mut a, &mut sb, &mut b).expect("sync");
+    // Each side streams what the other last acknowledged right behind its hello; the second
+    // leg carries only the acknowledgements.
+    assert_eq!(exchange.round_trips, 1, "{exchange:?}");
+    assert!(!sa.stats().full_resync && !sb.stats().full_resync);
+    assert_eq!((sa.stats().changes_out, sb.stats().changes_out), (5, 5));
+    assert_converged(&mut a, &mut b);
+    assert_no_change_stored_twice(&mut a, "A");
+    assert_no_change_stored_twice(&mut b, "B");
+    // And the acknowledgements arrived: the next reconnection has nothing to send.
+    let again = sync(&mut a, &mut b);
+    assert_eq!((again.a.changes_out, again.b.changes_out), (0, 0));
+}
+
+#[test]
+fn a_peer_that_narrowed_what_it_asks_for_gets_only_that() {
+    let (mut a, mut b) = shared_pair(20);
+    for i in 0..20 {
+        a.change(small_doc(i), |tx| tx.counter("n").increment(1))
+            .expect("change");
+    }
+    a.flush().expect("flush");
+    // A streams all 20 changes before B's hello, as B wanted everything last time; B now
+    // asks for two documents only.
+    let wanted = vec![
+        DocId::new(small_doc(3)).expect("id"),
+        DocId::new(small_doc(4)).expect("id"),
+    ];
+    let mut sa = session_for(&b);
+    let mut sb = Session::new(SessionConfig {
+        peer_hint: Some(a.device_id()),
+        interest: polyarch::sync::Interest::Docs(wanted.clone()),
+        ..SessionConfig::default()
+    });
+    run_until_quiet(&mut sa, &mut a, &mut sb, &mut b).expect("sync");
+    for i in 0..20 {
+        let n = b.to_json(small_doc(i)).expect("json")["n"].clone();
+        let expected = if wanted.iter().any(|d| d.as_str() == small_doc(i)) {
+            2
+        } else {
+            1
+        };
+        assert_eq!(n, expected, "{}", small_doc(i));
+    }
+    assert_no_change_stored_twice(&mut b, "B");
+}

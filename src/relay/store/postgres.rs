@@ -674,6 +674,8 @@ impl RelayStore for PgStore {
             their_log,
             acked: from_db("acknowledged offset", row.try_get(3).map_err(pg(op))?)?,
             last_contact_ms: from_db("contact time", row.try_get(4).map_err(pg(op))?)?,
+            // A relay never streams before a hello (it does not know who connects).
+            interest: None,
         }))
     }
 }

@@ -652,6 +652,8 @@ impl RelayStore for SqliteStore {
             their_log,
             acked: from_db("acknowledged offset", acked)?,
             last_contact_ms: from_db("contact time", contact)?,
+            // A relay never streams before a hello (it does not know who connects).
+            interest: None,
         }))
     }
 }

@@ -22,6 +22,8 @@ fn fixture_peer() -> PeerRecord {
         their_log: Some((Epoch::from_bytes([0xBB; 16]), 12)),
         acked: 3,
         last_contact_ms: 1_750_000_000_000,
+        // Schema version 1 has no interest column.
+        interest: None,
     }
 }
 
