@@ -1,7 +1,7 @@
 //! `cargo xtask npm`: the `polyarch` npm package, built from `bindings/wasm`.
 //!
 //! 1. builds the `polyarch-wasm` cdylib for wasm32 (release: `lto`, `codegen-units = 1`, and
-//!    `opt-level = "s"` for size), with the toolchain [`crate::wasm`] finds or installs;
+//!    `opt-level = "z"` for size), with the toolchain [`crate::wasm`] finds or installs;
 //! 2. runs the wasm-bindgen CLI pinned to Cargo.lock (`--target web`: one ES module that loads
 //!    in browsers, bundlers and, given the bytes, Node);
 //! 3. shrinks the module with `wasm-opt -Os` from the npm package `binaryen` (best effort:
@@ -66,9 +66,9 @@ pub fn build(root: &Path, steps: &mut Steps, wasm_opt: bool) -> Result<PathBuf> 
     let spec = wasm::Build {
         package: CRATE,
         release: true,
-        opt_level: Some("s"),
+        opt_level: Some("z"),
     };
-    let artifact = steps.run(&format!("wasm32 build: {CRATE} (opt-level s)"), || {
+    let artifact = steps.run(&format!("wasm32 build: {CRATE} (opt-level z)"), || {
         wasm::build(root, tc, &spec)
     })?;
     let cli = steps.run("wasm-bindgen-cli (pinned)", || {

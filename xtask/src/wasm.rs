@@ -149,7 +149,7 @@ pub struct Build<'a> {
     pub package: &'a str,
     /// Release profile (else dev).
     pub release: bool,
-    /// Override the profile's `opt-level` (`"s"` for the npm package's size), through
+    /// Override the profile's `opt-level` (`"z"` for the npm package's size), through
     /// `CARGO_PROFILE_<PROFILE>_OPT_LEVEL` so that no manifest changes.
     pub opt_level: Option<&'a str>,
 }
