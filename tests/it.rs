@@ -54,5 +54,7 @@ mod relay_support;
 #[cfg(feature = "relay")]
 #[path = "it/relay_sync.rs"]
 mod relay_sync;
+#[path = "it/replica_image.rs"]
+mod replica_image;
 #[path = "it/resume_and_resync.rs"]
 mod resume_and_resync;

@@ -98,6 +98,32 @@ impl Repo {
         Ok(Self::with_store(store, config))
     }
 
+    /// Opens a replica from an image made by [`export_image`](Self::export_image), on any
+    /// host (an image written by the native library opens in the browser and back). With a
+    /// `path` the image becomes a new file there (an existing file is never overwritten);
+    /// without one the replica lives in memory.
+    ///
+    /// The copy is a **new device**: a new device id, epoch and actor, so that it and the
+    /// replica it was copied from never write as the same actor or trust each other's sync
+    /// cursors. Fails with [`StoreError::NotAnImage`](crate::StoreError::NotAnImage) for
+    /// bytes that are not an image of a Polyarch store.
+    pub fn from_image(
+        image: &[u8],
+        path: Option<&FsPath>,
+        config: RepoConfig,
+    ) -> Result<Self, Error> {
+        let store = Store::open_image(image, path, &config.store)?;
+        Ok(Self::with_store(store, config))
+    }
+
+    /// The whole replica as one byte string (the SQLite database, with waiting changes
+    /// committed first): a backup, or a way to carry the replica to another host. Open it with
+    /// [`from_image`](Self::from_image).
+    pub fn export_image(&mut self) -> Result<Vec<u8>, Error> {
+        self.flush()?;
+        Ok(self.store.export_image()?)
+    }
+
     fn with_store(store: Store, config: RepoConfig) -> Self {
         let actor = store.meta().actor.clone();
         let pending = Pending::new(config.max_pending_changes, config.max_pending_bytes);

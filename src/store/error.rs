@@ -63,6 +63,16 @@ pub enum StoreError {
         /// The file.
         path: PathBuf,
     },
+    /// Bytes given as a store image are not one: not a SQLite database, or one that is not a
+    /// Polyarch store.
+    #[error(
+        "these {len} bytes are not an image of a Polyarch store (Repo::export_image makes one): \
+         check where they came from; nothing was opened or written"
+    )]
+    NotAnImage {
+        /// How many bytes were given.
+        len: usize,
+    },
     /// The store was written by a newer Polyarch, with a schema this version does not know.
     #[error(
         "the store has schema version {found} but this Polyarch knows versions up to \

@@ -10,12 +10,13 @@
 //! stored values are described in `schema.rs`.
 //!
 //! Split by concern: `docs.rs` (documents, snapshots, compaction), `log.rs` (the change log),
-//! `peers.rs` (peer records), `schema.rs` (tables and migrations), `values.rs` (checked
-//! conversions of stored values).
+//! `image.rs` (the whole store as one byte string), `peers.rs` (peer records), `schema.rs`
+//! (tables and migrations), `values.rs` (checked conversions of stored values).
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 mod docs;
 mod error;
+mod image;
 mod log;
 mod peers;
 mod schema;
