@@ -68,10 +68,9 @@ impl From<BindingError> for JsValue {
     }
 }
 
-/// A core error as a JS `Error`.
+/// A core error as a JS `Error`, with the core's stable code ([`polyarch::Error::code`]).
 pub fn core(e: polyarch::Error) -> JsValue {
-    let code = core_code(&e);
-    js_error(&code, &e.to_string())
+    js_error(&e.code(), &e.to_string())
 }
 
 /// A sync error as a JS `Error`.
@@ -91,52 +90,4 @@ pub fn js_error(code: &str, message: &str) -> JsValue {
     // Setting a property on a fresh Error cannot fail; if it ever did, the Error still stands.
     let _ = Reflect::set(&err, &"code".into(), &code.into());
     err.into()
-}
-
-/// The stable code of a core error: layer and variant.
-fn core_code(e: &polyarch::Error) -> String {
-    use polyarch::Error as E;
-    let (layer, inner) = match e {
-        E::NoSuchDoc { .. } => return "NO_SUCH_DOC".into(),
-        E::Id(i) => ("ID", format!("{i:?}")),
-        E::Model(m) => ("MODEL", format!("{m:?}")),
-        E::Store(s) => ("STORE", format!("{s:?}")),
-        E::Sync(s) => ("SYNC", format!("{s:?}")),
-        E::Token(t) => ("TOKEN", format!("{t:?}")),
-        other => return variant_code(&format!("{other:?}")),
-    };
-    format!("{layer}_{}", variant_code(&inner))
-}
-
-/// `TypeMismatch { .. }` -> `TYPE_MISMATCH`: the Rust variant name, from its `Debug` form.
-fn variant_code(debug: &str) -> String {
-    let name: String = debug
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric())
-        .collect();
-    let mut out = String::new();
-    for (i, c) in name.chars().enumerate() {
-        if c.is_ascii_uppercase() && i > 0 {
-            out.push('_');
-        }
-        out.push(c.to_ascii_uppercase());
-    }
-    if out.is_empty() {
-        "UNKNOWN".into()
-    } else {
-        out
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn codes_name_the_variant() {
-        assert_eq!(variant_code("TypeMismatch { path: .. }"), "TYPE_MISMATCH");
-        assert_eq!(variant_code("Busy"), "BUSY");
-        assert_eq!(variant_code("Wire(Truncated)"), "WIRE");
-        assert_eq!(variant_code(""), "UNKNOWN");
-    }
 }
