@@ -18,7 +18,9 @@ pub const PROTOCOL_VERSION: u8 = 1;
 /// How a session behaves.
 #[derive(Debug, Clone)]
 pub struct SessionConfig {
-    /// Documents we want to receive.
+    /// Documents we want to receive. Anything but [`Interest::All`] reconciles by version
+    /// vectors on every connection instead of resuming from a cursor (the cursor would skip
+    /// the history of documents followed later).
     pub interest: Interest,
     /// The device we expect on the other end, if we have met it before (lets the hello carry
     /// our cursor, saving half a round trip).
@@ -261,6 +263,7 @@ impl Session {
         let resume = record
             .as_ref()
             .and_then(|r| r.their_log)
+            .filter(|_| !self.partial())
             .map(|(epoch, offset)| Cursor { epoch, offset });
         self.sent_resume = resume;
         let hello = Message::Hello(Hello {
@@ -291,7 +294,9 @@ impl Session {
         record: PeerRecord,
         out: &mut Vec<Vec<u8>>,
     ) -> Result<(), SyncError> {
-        let Some(interest) = record.interest else {
+        // A peer following only some documents keeps no cursor (see `partial`): it will send a
+        // summary, which would make the presumed stream wasted bytes.
+        let Some(interest) = record.interest.filter(|i| *i == Interest::All) else {
             return Ok(());
         };
         if record.acked > host.log_head() {
@@ -305,6 +310,14 @@ impl Session {
             interest,
         });
         Ok(())
+    }
+
+    /// Whether we follow only some documents. Such a session neither trusts nor stores a cursor
+    /// into the peer's log: a cursor earned while following some documents says nothing about
+    /// the others, so following more of them later would skip their history. It reconciles by
+    /// summary instead, which costs what the followed documents hold, not the whole store.
+    fn partial(&self) -> bool {
+        self.config.interest != Interest::All
     }
 
     /// Handles one received frame; returns the frames to send back. On error the replica is
@@ -513,15 +526,19 @@ impl Session {
         // and remember it, so that the next connection resumes too (a peer first met while its
         // log was empty, such as a new relay, would otherwise cost a full resync again). Every
         // change a store holds has a log offset, so a head of 0 means it holds nothing.
-        if record.their_log.is_none() && hello.head == 0 {
+        let partial = self.partial();
+        if !partial && record.their_log.is_none() && hello.head == 0 {
             record.their_log = Some((hello.epoch, 0));
         }
         host.save_peer(&record)?;
 
         // Inbound: tell the peer how far we hold its log, unless the hello already did.
-        let ours = record
-            .their_log
-            .map(|(epoch, offset)| Cursor { epoch, offset });
+        let ours = if partial {
+            (hello.head == 0).then_some((hello.epoch, 0))
+        } else {
+            record.their_log
+        }
+        .map(|(epoch, offset)| Cursor { epoch, offset });
         match ours {
             Some(cursor) => {
                 self.cursor = Some(cursor.offset);
@@ -849,7 +866,9 @@ impl Session {
             last_contact_ms: 0,
             interest: None,
         });
-        record.their_log = Some((peer.epoch, upto));
+        if !self.partial() {
+            record.their_log = Some((peer.epoch, upto));
+        }
         record.last_contact_ms = host.now_ms();
         host.save_peer(&record)?;
         // A stretch that brought nothing needs no acknowledgement (see `empty_stretches`).

@@ -553,3 +553,39 @@ fn a_peer_that_narrowed_what_it_asks_for_gets_only_that() {
     }
     assert_no_change_stored_twice(&mut b, "B");
 }
+
+#[test]
+fn following_more_documents_later_gets_their_whole_history() {
+    let (mut a, mut b) = shared_pair(2);
+    // While B follows one document, A edits it and two others.
+    for i in [0, 5, 6] {
+        a.change(small_doc(i), |tx| tx.counter("n").increment(1))
+            .expect("change");
+    }
+    a.flush().expect("flush");
+    let a_device = a.device_id();
+    let following = |docs: &[usize]| {
+        let ids = docs.iter().map(|&i| DocId::new(small_doc(i)).expect("id"));
+        Session::new(SessionConfig {
+            peer_hint: Some(a_device),
+            interest: polyarch::sync::Interest::Docs(ids.collect()),
+            ..SessionConfig::default()
+        })
+    };
+    let (mut sa, mut sb) = (session_for(&b), following(&[0]));
+    run_until_quiet(&mut sa, &mut a, &mut sb, &mut b).expect("sync");
+    assert_eq!(b.to_json(small_doc(0)).expect("json")["n"], 2);
+    assert!(!b.contains(small_doc(5)).expect("contains"));
+
+    // B follows one more document: it gets that document's history, made before.
+    let (mut sa, mut sb) = (session_for(&b), following(&[0, 5]));
+    run_until_quiet(&mut sa, &mut a, &mut sb, &mut b).expect("sync");
+    assert_eq!(b.to_json(small_doc(5)).expect("json")["n"], 1);
+    assert!(!b.contains(small_doc(6)).expect("contains"));
+
+    // And following everything again brings the rest.
+    let (mut sa, mut sb) = (session_for(&b), session_for(&a));
+    run_until_quiet(&mut sa, &mut a, &mut sb, &mut b).expect("sync");
+    assert_converged(&mut a, &mut b);
+    assert_no_change_stored_twice(&mut b, "B");
+}
