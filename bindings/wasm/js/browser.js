@@ -17,7 +17,12 @@
 //
 // A write's receipt resolves through `stored(receipt)` once the owner acknowledged it, which it
 // does only after committing it to SQLite (the sync protocol acknowledges durably applied
-// changes).
+// changes), and through `relayStored(receipt)` once the relay acknowledged it: the page asks
+// the owner, which notes its log head once it holds the change and answers when the relay's
+// acknowledged offset reaches that head (a tab repeats its open questions to each new owner).
+//
+// The relay connection is the device's, not the tab's: `connect` and `disconnect` are told to
+// every tab of the name (`relay-config`), so whichever tab owns the database next keeps to it.
 //
 // Actors: each page load's in-memory replica writes as a fresh automerge actor. An actor is
 // recorded in a document only by a change it makes, so page loads that only read add nothing;
@@ -92,6 +97,10 @@ export class BrowserRepo {
   #relay = null; // { url, token, minDelayMs, maxDelayMs }
   #releaseTab = () => {};
   #relayStatus = 'none';
+  #relayUnacked = null;
+  #relayLastContactMs = null;
+  #relayWaits = new Map(); // id -> { doc, token, resolve, reject }
+  #relayWaitIds = 0;
 
   constructor(name, local, options) {
     this.#name = name;
@@ -143,6 +152,8 @@ export class BrowserRepo {
       state: this.#session?.state ?? 'disconnected',
       storedBy: this.#durable,
       relay: this.#relayStatus,
+      relayUnacked: this.#relayUnacked,
+      relayLastContactMs: this.#relayLastContactMs,
     };
   }
 
@@ -156,7 +167,35 @@ export class BrowserRepo {
       throw polyarchError('INVALID_ARGUMENT', 'expected `url` to be a ws:// or wss:// URL');
     }
     this.#relay = { url, token: options.token, minDelayMs: options.minDelayMs, maxDelayMs: options.maxDelayMs };
+    this.#channel.postMessage({ kind: 'relay-config', relay: this.#relay });
     this.#askForRelay();
+  }
+
+  /**
+   * Stops keeping this device's database in sync with the relay (every tab of the device stops
+   * asking for it): the device is offline until `connect` is called again. Local reads,
+   * writes and the sync between tabs go on.
+   */
+  disconnect() {
+    this.#relay = null;
+    this.#channel.postMessage({ kind: 'relay-config', relay: null });
+    if (this.#owner && !this.#closed) this.#channel.postMessage({ kind: 'relay', to: this.#owner, off: true });
+  }
+
+  /**
+   * Resolves once the relay acknowledged holding the change behind `receipt` (it then reaches
+   * devices that were never online at the same time as this one). Waits across disconnections
+   * and owner changes; resolves at once for `null`.
+   */
+  async relayStored(receipt) {
+    if (receipt == null) return;
+    await this.stored(receipt);
+    const id = ++this.#relayWaitIds;
+    const token = this.#local.version(receipt.doc);
+    return new Promise((resolve, reject) => {
+      this.#relayWaits.set(id, { doc: receipt.doc, token, resolve, reject });
+      this.#askRelayStored(id);
+    });
   }
 
   /** Calls `listener(syncStatus)` when the role or the sync state changes; returns an unsubscribe function. */
@@ -212,6 +251,8 @@ export class BrowserRepo {
     const closed = polyarchError('CLOSED', 'the repo was closed');
     for (const w of this.#waiting.splice(0)) w.reject(closed);
     for (const w of this.#syncWaiters.splice(0)) w.reject(closed);
+    for (const w of this.#relayWaits.values()) w.reject(closed);
+    this.#relayWaits.clear();
     this.#local.close();
   }
 
@@ -231,7 +272,15 @@ export class BrowserRepo {
       if (msg.owner !== this.#owner) this.#connect(msg.owner);
     } else if (msg.kind === 'relay-status') {
       this.#relayStatus = msg.status;
+      if ('unacked' in msg) this.#relayUnacked = msg.unacked;
+      if ('lastContactMs' in msg) this.#relayLastContactMs = msg.lastContactMs;
       this.#emitStatus();
+    } else if (msg.kind === 'relay-config') {
+      this.#relay = msg.relay;
+    } else if (msg.kind === 'relay-stored' && msg.to === this.#tab) {
+      const w = this.#relayWaits.get(msg.id);
+      this.#relayWaits.delete(msg.id);
+      w?.resolve();
     } else if (msg.kind === 'reset' && msg.to === this.#tab && msg.conn === this.#conn) {
       this.#connect(this.#owner);
     } else if (msg.kind === 'frame' && msg.to === this.#tab && msg.conn === this.#conn) {
@@ -247,7 +296,15 @@ export class BrowserRepo {
     if (this.#role === 'starting') this.#role = 'follower';
     this.#send(this.#session.start());
     this.#askForRelay();
+    for (const id of this.#relayWaits.keys()) this.#askRelayStored(id);
     this.#emitStatus();
+  }
+
+  #askRelayStored(id) {
+    const w = this.#relayWaits.get(id);
+    if (w && this.#owner && !this.#closed) {
+      this.#channel.postMessage({ kind: 'relay-stored?', to: this.#owner, from: this.#tab, id, doc: w.doc, token: w.token });
+    }
   }
 
   #askForRelay() {
@@ -312,7 +369,7 @@ export class BrowserRepo {
 
   #emitStatus() {
     const status = this.syncStatus;
-    const key = `${status.role}/${status.state}/${status.relay}`;
+    const key = `${status.role}/${status.state}/${status.relay}/${status.relayUnacked}/${status.relayLastContactMs}`;
     if (key === this.#lastStatus) return;
     this.#lastStatus = key;
     for (const listener of [...this.#statusListeners]) {

@@ -226,7 +226,10 @@ export function syncLocally(a: SyncSession, b: SyncSession): number;
 
 /** Options of `openBrowserRepo`. */
 export interface BrowserRepoOptions {
-  /** The replica's name: the database on OPFS and the tabs that share it. Default "polyarch". */
+  /**
+   * The replica's name: the database on OPFS (in a pool of its own, so replicas of different
+   * names open side by side in one origin) and the tabs that share it. Default "polyarch".
+   */
   name?: string;
   /** A label peers see. Default "tab". */
   label?: string;
@@ -244,8 +247,15 @@ export interface BrowserSyncStatus {
   readonly state: 'disconnected' | 'handshaking' | 'catching-up' | 'in-sync';
   /** The database's device id, once known (what `stored` waits for). */
   readonly storedBy: string | null;
-  /** The owner's relay connection: "none" until `connect`, then a `RelayStatus`. */
+  /** The owner's relay connection: "none" until `connect` (and after `disconnect`), then a `RelayStatus`. */
   readonly relay: 'none' | RelayStatus;
+  /**
+   * Entries of the device's log the relay has not acknowledged yet (changes waiting to reach
+   * it), once the relay is known; null before.
+   */
+  readonly relayUnacked: number | null;
+  /** When the device last heard from the relay (ms since the Unix epoch), or null. */
+  readonly relayLastContactMs: number | null;
 }
 
 /** A relay connection's state; "offline" means waiting to retry. */
@@ -308,10 +318,20 @@ export interface BrowserRepo
    * tab that owns it (and each later owner). Offline edits go out when it is reachable again.
    */
   connect(url: string, options?: RelayOptions): void;
+  /**
+   * Stops syncing this device with the relay (every tab of the device): it is offline until
+   * `connect` is called again. Local edits and the sync between tabs go on.
+   */
+  disconnect(): void;
   /** Calls `listener` when the role, sync or relay state changes; returns an unsubscribe function. */
   onStatus(listener: (status: BrowserSyncStatus) => void): () => void;
   /** Resolves once the change is committed to this device's database ("stored on this device"). */
   stored(receipt: Receipt | null): Promise<void>;
+  /**
+   * Resolves once the relay acknowledged holding the change ("on the relay"): devices that are
+   * never online at the same time as this one will get it. Waits across disconnections.
+   */
+  relayStored(receipt: Receipt | null): Promise<void>;
   /** Resolves when the page and the database are in sync. */
   whenSynced(timeoutMs?: number): Promise<void>;
   /** Disconnects and stops this tab's Worker (another tab takes over the database). */

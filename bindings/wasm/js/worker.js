@@ -5,11 +5,16 @@
 // BroadcastChannel `polyarch:<name>` and serves one `SyncSession` per tab connection, relaying
 // each tab's changes to the others. It holds the lock until it ends (its tab closes), and the
 // next queued Worker takes over. When a tab asks (`connect`), the owner also keeps the
-// database in sync with a relay over WebSocket.
+// database in sync with a relay over WebSocket, tells the tabs how far the relay has
+// acknowledged its log (`relay-status`), and answers `relay-stored?` questions once the relay
+// holds a tab's change.
 import { Repo, SyncSession, connectWebSocket } from './index.js';
 
 /** Opening attempts while the previous owner's file handles are being released. */
 const OPEN_ATTEMPTS = 12;
+
+/** The label `polyarch-relay` introduces itself with. */
+const RELAY_LABEL = 'polyarch-relay';
 
 /** How often the owner drops the sessions of tabs that are gone. */
 const SWEEP_MS = 5_000;
@@ -41,8 +46,45 @@ async function serve(name) {
       sessions.get(conn)?.session.free();
       sessions.delete(conn);
     };
-    // After any import, every other tab gets what it lacks (the log skips a tab's own changes).
     let relay = null; // { key, connection }
+    let relayReport = '';
+    // Questions `relay-stored?`: { tab, id, doc, token, mark }, `mark` being the log head
+    // once this database holds the tab's version of the document.
+    let relayWaits = [];
+    // The relay as a peer of this database: the connected one, else the last one heard from
+    // (so that changes waiting for it are counted while offline, after a reload too).
+    let relayPeer = null;
+    const relayRecord = () => {
+      relayPeer = relay?.connection.peer ?? relayPeer;
+      const peers = repo.status().peers;
+      if (relayPeer) return peers.find((p) => p.peer === relayPeer);
+      return peers
+        .filter((p) => p.label === RELAY_LABEL)
+        .sort((x, y) => y.last_contact_ms - x.last_contact_ms)[0];
+    };
+    const reportRelay = (status) => {
+      const record = relayRecord();
+      const msg = {
+        kind: 'relay-status',
+        status: status ?? relay?.connection.status ?? 'none',
+        unacked: record ? record.unacked : null,
+        lastContactMs: record && record.last_contact_ms ? record.last_contact_ms : null,
+      };
+      const key = JSON.stringify(msg);
+      if (key !== relayReport) {
+        relayReport = key;
+        channel.postMessage(msg);
+      }
+      if (!relayWaits.length) return;
+      const head = repo.status().log_head;
+      relayWaits = relayWaits.filter((w) => {
+        if (w.mark === null && repo.hasCaughtUp(w.doc, w.token)) w.mark = head;
+        if (w.mark === null || !record || record.acked < w.mark) return true;
+        channel.postMessage({ kind: 'relay-stored', to: w.tab, id: w.id });
+        return false;
+      });
+    };
+    // After any import, every other tab gets what it lacks (the log skips a tab's own changes).
     const pollAll = () => {
       relay?.connection.poll();
       for (const [conn, s] of sessions) {
@@ -53,12 +95,28 @@ async function serve(name) {
           drop(conn);
         }
       }
+      try {
+        reportRelay();
+      } catch (err) {
+        report(err);
+      }
     };
 
     channel.onmessage = (e) => {
       const msg = e.data;
       if (msg?.kind === 'who') {
         channel.postMessage({ kind: 'owner', owner: id });
+        if (relayReport) channel.postMessage(JSON.parse(relayReport));
+      } else if (msg?.kind === 'relay' && msg.to === id && msg.off) {
+        // The device goes offline: every tab forgot the relay (`relay-config`).
+        relay?.connection.close();
+        relay = null;
+        reportRelay('none');
+      } else if (msg?.kind === 'relay-stored?' && msg.to === id) {
+        if (!relayWaits.some((w) => w.tab === msg.from && w.id === msg.id)) {
+          relayWaits.push({ tab: msg.from, id: msg.id, doc: msg.doc, token: msg.token, mark: null });
+        }
+        reportRelay();
       } else if (msg?.kind === 'relay' && msg.to === id) {
         // A tab asked for the relay (tabs repeat it to every new owner); one connection.
         const key = JSON.stringify([msg.url, msg.token ?? null, msg.minDelayMs, msg.maxDelayMs]);
@@ -71,7 +129,7 @@ async function serve(name) {
             minDelayMs: msg.minDelayMs,
             maxDelayMs: msg.maxDelayMs,
             onReceive: pollAll,
-            onStatus: (status) => channel.postMessage({ kind: 'relay-status', status }),
+            onStatus: (status) => reportRelay(status),
             onError: report,
           }),
         };
@@ -105,6 +163,11 @@ async function serve(name) {
     }, SWEEP_MS);
     channel.postMessage({ kind: 'owner', owner: id });
     self.postMessage({ kind: 'role', role: 'owner' });
+    try {
+      reportRelay();
+    } catch (err) {
+      report(err);
+    }
     // Hold the lock (and the database) for as long as this Worker lives.
     await new Promise(() => {});
   });

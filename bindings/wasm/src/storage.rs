@@ -3,7 +3,9 @@
 //!
 //! The VFS is chosen by target, not by a cargo feature: native builds (tests) only know memory.
 //! `sahpool` supports neither WAL nor concurrent connections; the core store accepts the
-//! journal mode the VFS keeps, and Web Locks in the JS layer keep one connection per origin.
+//! journal mode the VFS keeps, and Web Locks in the JS layer keep one connection per repo
+//! name. Each name has its own pool (OPFS directory `.polyarch-<name>`), so replicas of
+//! different names open side by side in one origin.
 
 use polyarch::{Repo, RepoConfig};
 use wasm_bindgen::JsValue;
@@ -41,23 +43,22 @@ pub async fn open(storage: Storage, name: &str, config: RepoConfig) -> Result<Re
 #[cfg(target_arch = "wasm32")]
 async fn opfs(name: &str, config: RepoConfig) -> Result<Repo, JsValue> {
     use sqlite_wasm_rs::WasmOsCallback;
-    use sqlite_wasm_vfs::sahpool::{OpfsSAHPoolCfg, install};
-    use std::cell::Cell;
+    use sqlite_wasm_vfs::sahpool::{OpfsSAHPoolCfgBuilder, install};
 
-    thread_local! {
-        static INSTALLED: Cell<bool> = const { Cell::new(false) };
-    }
-    if !INSTALLED.with(Cell::get) {
-        install::<WasmOsCallback>(&OpfsSAHPoolCfg::default(), true)
-            .await
-            .map_err(|e| BindingError::StorageUnavailable {
-                why: format!(
-                    "OPFS needs a dedicated Worker in a secure context, and one tab at a time \
-                     ({e:?})"
-                ),
-            })?;
-        INSTALLED.with(|i| i.set(true));
-    }
+    // One pool (OPFS directory and VFS) per repo name: a pool is held by one connection at a
+    // time, so two replicas of one origin (two "devices" in one browser profile) each need
+    // their own. Installing a pool that is installed already reuses it.
+    let cfg = OpfsSAHPoolCfgBuilder::new()
+        .vfs_name(&format!("polyarch-{name}"))
+        .directory(&format!(".polyarch-{name}"))
+        .build();
+    install::<WasmOsCallback>(&cfg, true)
+        .await
+        .map_err(|e| BindingError::StorageUnavailable {
+            why: format!(
+                "OPFS needs a dedicated Worker in a secure context, and one tab at a time ({e:?})"
+            ),
+        })?;
     Repo::open(format!("/{name}.polyarch"), config).map_err(error::core)
 }
 

@@ -74,13 +74,17 @@ after(async () => {
 
 const bin = relayBin();
 
-test('two devices sync through a relay, with edits made while it is unreachable', { skip: !bin && 'no polyarch-relay binary (set POLYARCH_RELAY_BIN)' }, async () => {
-  const dir = tempDir('polyarch-relay-');
+/** A relay's directory, port, URL and an access token for it (not started yet). */
+async function relaySetup() {
   const port = await freePort();
-  const url = `ws://127.0.0.1:${port}/sync`;
   const token = execFileSync(bin, ['token', 'mint', '--secret', SECRET, '--docs', '', '--rights', 'read-write', '--ttl', '1h'])
     .toString()
     .trim();
+  return { dir: tempDir('polyarch-relay-'), port, url: `ws://127.0.0.1:${port}/sync`, token };
+}
+
+test('two devices sync through a relay, with edits made while it is unreachable', { skip: !bin && 'no polyarch-relay binary (set POLYARCH_RELAY_BIN)' }, async () => {
+  const { dir, port, url, token } = await relaySetup();
   const profiles = [tempDir('polyarch-profile-'), tempDir('polyarch-profile-')];
   const contexts = [];
   let relay = await startRelay(bin, port, dir);
@@ -118,5 +122,56 @@ test('two devices sync through a relay, with edits made while it is unreachable'
     for (const c of contexts) await c.close();
     await stopRelay(relay);
     for (const p of [...profiles, dir]) rmSync(p, { recursive: true, force: true });
+  }
+});
+
+test('relayStored, relay status details and disconnect; two repo names side by side in one profile', { skip: !bin && 'no polyarch-relay binary (set POLYARCH_RELAY_BIN)' }, async () => {
+  const { dir, port, url, token } = await relaySetup();
+  const profile = tempDir('polyarch-profile-');
+  const relay = await startRelay(bin, port, dir);
+  const context = await launch(profile);
+  try {
+    // Two replicas of different names in one profile: each has its own database and pool.
+    const a = await openTab(context, server.url);
+    const b = await openTab(context, server.url);
+    assert.equal(await openRepo(a, 'device-a'), 'owner');
+    assert.equal(await openRepo(b, 'device-b'), 'owner');
+    for (const page of [a, b]) {
+      await page.evaluate(({ url, token }) => window.repo.connect(url, { token, minDelayMs: 100, maxDelayMs: 1000 }), { url, token });
+      await until(page, () => window.repo.syncStatus.relay === 'in-sync', null, 'the relay connection');
+    }
+
+    // A change resolves `stored`, then `relayStored`; nothing is left waiting for the relay.
+    const status = await a.evaluate(async () => {
+      const r = window.repo.register('cal', 'title').set('from A');
+      await window.repo.relayStored(r);
+      return window.repo.syncStatus;
+    });
+    assert.equal(status.relay, 'in-sync');
+    await until(a, () => window.repo.syncStatus.relayUnacked === 0 && window.repo.syncStatus.relayLastContactMs > 0, null, 'the relay details');
+    await until(b, () => window.repo.register('cal', 'title').value === 'from A', null, 'B to get A\'s change through the relay');
+
+    // Offline: B's change waits (it is on B's disk, not on the relay) until B reconnects.
+    await b.evaluate(() => window.repo.disconnect());
+    await until(b, () => window.repo.syncStatus.relay === 'none', null, 'B to be offline');
+    const offline = await b.evaluate(async () => {
+      window.pending = window.repo.register('cal', 'title').set('from B, offline');
+      await window.repo.stored(window.pending);
+      window.onRelay = false;
+      window.repo.relayStored(window.pending).then(() => (window.onRelay = true));
+      await new Promise((r) => setTimeout(r, 500));
+      return { onRelay: window.onRelay, unacked: window.repo.syncStatus.relayUnacked };
+    });
+    assert.equal(offline.onRelay, false);
+    assert.equal(await a.evaluate(() => window.repo.register('cal', 'title').value), 'from A');
+    await b.evaluate(({ url, token }) => window.repo.connect(url, { token, minDelayMs: 100, maxDelayMs: 1000 }), { url, token });
+    await until(b, () => window.onRelay === true, null, 'B\'s offline change to reach the relay');
+    await until(a, () => window.repo.register('cal', 'title').value === 'from B, offline', null, 'A to get B\'s offline change');
+    assert.deepEqual(a.errors, []);
+    assert.deepEqual(b.errors, []);
+  } finally {
+    await context.close();
+    await stopRelay(relay);
+    for (const p of [profile, dir]) rmSync(p, { recursive: true, force: true });
   }
 });

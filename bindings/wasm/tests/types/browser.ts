@@ -19,3 +19,13 @@ export async function team(token: string): Promise<void> {
     if (s.relay === 'offline') console.log('offline: edits are kept and sent later');
   });
 }
+
+export async function offline(repo: BrowserRepo): Promise<number | null> {
+  repo.disconnect();
+  const receipt = repo.register('cal', 'title').set('Written offline');
+  await repo.stored(receipt);
+  repo.connect('wss://relay.example/sync');
+  await repo.relayStored(receipt); // on the relay: other devices will get it
+  const s: BrowserSyncStatus = repo.syncStatus;
+  return s.relayUnacked ?? s.relayLastContactMs;
+}
