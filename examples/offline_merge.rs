@@ -1,7 +1,7 @@
 //! Two devices edit the same calendar while offline, then sync: everything merges, and the one
 //! edit that cannot merge (two new titles for one event) is surfaced as a conflict and resolved.
 //!
-//! Run with `cargo xtask demo` (or `cargo run --example offline_merge`).
+//! Run with `cargo run --example offline_merge`.
 
 use polyarch::sync::{Session, SessionConfig, run_until_quiet};
 use polyarch::{Durability, Error, Repo, RepoConfig};

@@ -1,7 +1,7 @@
 //! Polyarch's task runner: `cargo xtask <command>` (the alias lives in `.cargo/config.toml`).
 //!
 //! - `test`: every check CI runs, in one command that also installs what it needs.
-//! - `demo`: the runnable demo.
+//! - `demo`: the collaborative calendar (`web-demo/`) with a relay, built as needed and served.
 //! - `bench`: run the benchmarks and print their results as a table.
 //! - `wasm`: build a crate for `wasm32-unknown-unknown` and print the artifact's size.
 //! - `fuzz`: run every cargo-fuzz target for a while.
@@ -9,7 +9,7 @@
 //!
 //! Each command is a module; [`step`] prints headers and timings and names the failed step;
 //! [`setup`] installs tools idempotently; [`wasm`] holds the wasm32 toolchain and build logic;
-//! [`suites`] holds one file per test suite.
+//! [`suites`] holds one file per test suite; [`web_demo`] builds and serves the calendar.
 
 mod bench;
 mod fuzz;
@@ -18,6 +18,7 @@ mod setup;
 mod step;
 mod suites;
 mod wasm;
+mod web_demo;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -36,7 +37,8 @@ struct Cli {
 enum Command {
     /// Run every check CI runs: fmt, clippy, rustdoc, tests, benches compiled, the wasm32 build.
     Test(suites::Options),
-    /// Run the demo (`examples/offline_merge.rs`, release build).
+    /// Run the collaborative calendar (`web-demo/`): build what is missing (the relay, the npm
+    /// package, the app), serve it with a relay, print the URL; runs until stopped.
     Demo,
     /// Run the benchmarks (`cargo bench`), then print `target/polyarch-bench/*.json` as a table.
     Bench(bench::Options),
@@ -54,7 +56,7 @@ fn main() -> ExitCode {
     let root = repo_root();
     let result = match cli.command {
         Command::Test(opts) => suites::run(&root, &opts),
-        Command::Demo => demo(&root),
+        Command::Demo => web_demo::run(&root),
         Command::Bench(opts) => bench::run(&root, &opts),
         Command::Wasm(opts) => wasm::run(&root, &opts),
         Command::Fuzz(opts) => fuzz::run(&root, &opts),
@@ -73,19 +75,4 @@ fn main() -> ExitCode {
 fn repo_root() -> PathBuf {
     let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     manifest.parent().map_or(manifest.clone(), PathBuf::from)
-}
-
-/// `cargo xtask demo`: the offline-merge example, built in release mode.
-fn demo(root: &std::path::Path) -> anyhow::Result<()> {
-    let example = root.join("examples/offline_merge.rs");
-    anyhow::ensure!(
-        example.exists(),
-        "{} does not exist yet: there is no demo to run",
-        example.display()
-    );
-    let mut steps = step::Steps::new();
-    steps.run("demo: offline_merge", || {
-        step::run(step::cargo(root).args(["run", "--release", "--example", "offline_merge"]))
-    })?;
-    Ok(())
 }

@@ -166,7 +166,9 @@ fn assemble(root: &Path, pkg: &Path) -> Result<()> {
     let _ = fs::remove_file(pkg.join("dist/package.json"));
     let version = crate_version(root)?;
     // Written by hand, not through serde_json (whose maps sort their keys): the order of the
-    // `exports` conditions is what resolvers follow, types first.
+    // `exports` conditions is what resolvers follow, types first. `sideEffects` names the entry
+    // points whose top level does work (instantiating the wasm, the Worker's message handler):
+    // with `false`, bundlers drop `index.js`'s set-up and `Repo.open` finds no module.
     let manifest = format!(
         r#"{{
   "name": "{PACKAGE}",
@@ -188,7 +190,7 @@ fn assemble(root: &Path, pkg: &Path) -> Result<()> {
     "./package.json": "./package.json"
   }},
   "files": ["index.js", "node.js", "common.js", "browser.js", "worker.js", "websocket.js", "index.d.ts", "README.md", "dist/"],
-  "sideEffects": false,
+  "sideEffects": ["./index.js", "./node.js", "./worker.js"],
   "engines": {{ "node": ">=20" }}
 }}
 "#

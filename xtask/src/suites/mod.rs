@@ -12,6 +12,7 @@ mod relay_postgres;
 mod rust_tests;
 mod wasm_build;
 mod wasm_node;
+mod web_demo;
 
 use std::path::{Path, PathBuf};
 
@@ -68,12 +69,13 @@ fn run_suites(ctx: &Ctx, steps: &mut Steps) -> Result<()> {
     benches::compile(ctx, steps)?;
     wasm_node::run(ctx, steps)?;
     browser::run(ctx, steps)?;
+    web_demo::run(ctx, steps)?;
     relay_postgres::ensure(ctx, steps)?;
     rust_tests::run(ctx, steps)
 }
 
 /// `npm ci` where a lockfile is committed, else `npm install`, in `dir`.
-fn npm_install(dir: &Path) -> Result<()> {
+pub(crate) fn npm_install(dir: &Path) -> Result<()> {
     let verb = if dir.join("package-lock.json").exists() {
         "ci"
     } else {

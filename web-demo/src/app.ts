@@ -1,0 +1,125 @@
+// The calendar's state and actions: one device's replica (a `BrowserRepo` named after the
+// device), the week shown, the relay switch, and how far each change made here has travelled.
+import type { BrowserRepo, BrowserSyncStatus, Receipt } from 'polyarch';
+import { addWeeks, weekOf, type Week } from './dates';
+import { readWeek, weekDoc, type CalEvent } from './model';
+import { doubleBookings } from './bookings';
+
+/** How far an event's latest change made on this device has travelled. */
+export type Durability = 'saving' | 'device' | 'relay';
+
+/** What `/config.json` hands the page (see `server.mjs`). */
+export interface DemoConfig {
+  /** The relay's WebSocket path on this origin. */
+  readonly relayPath: string;
+  /** An access token for it. */
+  readonly token: string;
+}
+
+/** One device's calendar. */
+export class App {
+  readonly repo: BrowserRepo;
+  /** The device's letter: `a` unless the page was opened with `?device=b`. */
+  readonly device: string;
+  readonly config: DemoConfig | null;
+  week: Week;
+  /** Events of the week shown, and the double bookings among them. */
+  events: CalEvent[] = [];
+  clashes = new Map<string, string[]>();
+  readonly durability = new Map<string, Durability>();
+  #listeners = new Set<() => void>();
+  #seq = 0;
+  #latest = new Map<string, number>();
+
+  constructor(repo: BrowserRepo, device: string, config: DemoConfig | null, week: Week = weekOf(new Date())) {
+    this.repo = repo;
+    this.device = device;
+    this.config = config;
+    this.week = week;
+    this.refresh();
+    repo.subscribe(null, (event) => {
+      if (event.doc === this.doc) this.refresh();
+    });
+    repo.onStatus(() => this.#emit());
+    if (this.online) this.#connect();
+  }
+
+  /** The document of the week shown. */
+  get doc(): string {
+    return weekDoc(this.week);
+  }
+
+  get status(): BrowserSyncStatus {
+    return this.repo.syncStatus;
+  }
+
+  /** Whether this device syncs with the relay (kept per device across reloads). */
+  get online(): boolean {
+    return this.config !== null && localStorage.getItem(this.#onlineKey) !== 'off';
+  }
+
+  set online(on: boolean) {
+    localStorage.setItem(this.#onlineKey, on ? 'on' : 'off');
+    if (on) this.#connect();
+    else this.repo.disconnect();
+    this.#emit();
+  }
+
+  get #onlineKey(): string {
+    return `polyarch-calendar:${this.device}:online`;
+  }
+
+  #connect(): void {
+    if (!this.config) return;
+    const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
+    this.repo.connect(`${scheme}://${location.host}${this.config.relayPath}`, {
+      token: this.config.token,
+      minDelayMs: 200,
+      maxDelayMs: 5_000,
+    });
+  }
+
+  /** Shows the week `delta` weeks away (0: this week). */
+  go(delta: number): void {
+    this.week = delta === 0 ? weekOf(new Date()) : addWeeks(this.week, delta);
+    this.refresh();
+  }
+
+  /** Rereads the week shown. */
+  refresh(): void {
+    this.events = readWeek(this.repo, this.doc);
+    this.clashes = doubleBookings(this.events);
+    this.#emit();
+  }
+
+  /** Follows a change to event `id` until it is on this device's disk, then on the relay. */
+  track(id: string, receipt: Receipt | null): void {
+    if (!receipt) return;
+    const seq = ++this.#seq;
+    this.#latest.set(id, seq);
+    const set = (state: Durability) => {
+      if (this.#latest.get(id) !== seq) return; // a later change of the event is followed instead
+      this.durability.set(id, state);
+      this.#emit();
+    };
+    set('saving');
+    this.repo
+      .stored(receipt)
+      .then(() => {
+        set('device');
+        return this.repo.relayStored(receipt);
+      })
+      .then(() => set('relay'))
+      .catch(() => {});
+  }
+
+  /** Calls `listener` after anything the views show changed; returns an unsubscribe function. */
+  onChange(listener: () => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  #emit(): void {
+    for (const listener of this.#listeners) listener();
+  }
+}
