@@ -17,7 +17,9 @@ pub enum Origin {
 }
 
 /// What changed in one document, delivered to subscribers after a local change or after
-/// remote changes were durably applied, never in the middle of either.
+/// remote changes were durably applied, never in the middle of either. Every change is
+/// delivered, even one whose `patches` are empty (resolving a register's conflict by writing
+/// its winning value changes `conflicts()`, not the value).
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct DocEvent {
     /// The document.

@@ -156,14 +156,13 @@ impl Repo {
             .collect();
         self.store.append(&entries)?;
 
+        // One event per document that took changes, patches or not (see `Repo::change`).
         for (doc, patches) in patches {
-            if !patches.is_empty() {
-                self.subscribers.notify(&DocEvent {
-                    doc,
-                    origin: Origin::Remote { peer: from },
-                    patches,
-                });
-            }
+            self.subscribers.notify(&DocEvent {
+                doc,
+                origin: Origin::Remote { peer: from },
+                patches,
+            });
         }
         Ok(Applied { fates })
     }

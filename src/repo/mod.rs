@@ -231,7 +231,11 @@ impl Repo {
                 .find(|r| r.hash == receipt.hash)
                 .and_then(|r| r.offset);
         }
-        if wants_patches && !patches.is_empty() {
+        // Every change is told, even one without patches: writing a register's winning value
+        // resolves its conflict (automerge deletes the other values) yet changes no visible
+        // value, and a subscriber showing conflicts, or a transport polling after local
+        // changes, must still hear of it.
+        if wants_patches {
             self.subscribers.notify(&DocEvent {
                 doc: id,
                 origin: Origin::Local,

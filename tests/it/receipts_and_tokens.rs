@@ -11,6 +11,52 @@ use polyarch::{DocEvent, DocId, Durability, Origin, Repo, RepoConfig, VersionVec
 
 use super::resume_and_resync::{fast, sync};
 
+/// Picking the winning value of a register in conflict resolves it without changing any value
+/// (automerge emits no patch); subscribers on both sides must still hear of it, or a view
+/// showing the conflict never refreshes (and a transport polling on local events never sends).
+#[test]
+fn resolving_a_conflict_with_the_winning_value_is_heard_on_both_sides() {
+    let mut a = Repo::in_memory(fast()).expect("repo");
+    let mut b = Repo::in_memory(fast()).expect("repo");
+    a.change("cal", |tx| tx.register("title").set("from a"))
+        .expect("change");
+    b.change("cal", |tx| tx.register("title").set("from b"))
+        .expect("change");
+    sync(&mut a, &mut b);
+    let conflicts = |r: &mut Repo| {
+        r.view("cal", |d| d.register("title").conflicts())
+            .expect("view")
+            .expect("conflicts")
+            .len()
+    };
+    assert_eq!(conflicts(&mut a), 2);
+    let winner = a
+        .view("cal", |d| d.register("title").get())
+        .expect("view")
+        .expect("get")
+        .expect("a value");
+
+    let heard: Arc<Mutex<Vec<DocEvent>>> = Arc::default();
+    for repo in [&mut a, &mut b] {
+        let heard = Arc::clone(&heard);
+        repo.subscribe(None, move |e| heard.lock().expect("lock").push(e.clone()));
+    }
+    let committed = a
+        .change("cal", |tx| tx.register("title").set(winner.clone()))
+        .expect("change");
+    assert!(committed.receipt.is_some(), "the resolution is a change");
+    sync(&mut a, &mut b);
+    assert_eq!(conflicts(&mut a), 1);
+    assert_eq!(conflicts(&mut b), 1);
+    let heard = heard.lock().expect("lock");
+    let origins: Vec<bool> = heard.iter().map(|e| e.origin == Origin::Local).collect();
+    assert_eq!(
+        origins,
+        [true, false],
+        "one local and one remote event: {heard:?}"
+    );
+}
+
 #[test]
 fn subscribers_hear_of_local_and_remote_changes() {
     let mut a = Repo::in_memory(fast()).expect("repo");
