@@ -28,6 +28,7 @@ export class App {
   clashes = new Map<string, string[]>();
   readonly durability = new Map<string, Durability>();
   #listeners = new Set<() => void>();
+  #statusListeners = new Set<() => void>();
   #seq = 0;
   #latest = new Map<string, number>();
 
@@ -40,7 +41,7 @@ export class App {
     repo.subscribe(null, (event) => {
       if (event.doc === this.doc) this.refresh();
     });
-    repo.onStatus(() => this.#emit());
+    repo.onStatus(() => this.#emitStatus());
     if (this.online) this.#connect();
   }
 
@@ -62,7 +63,7 @@ export class App {
     localStorage.setItem(this.#onlineKey, on ? 'on' : 'off');
     if (on) this.#connect();
     else this.repo.disconnect();
-    this.#emit();
+    this.#emitStatus();
   }
 
   get #onlineKey(): string {
@@ -113,13 +114,23 @@ export class App {
       .catch(() => {});
   }
 
-  /** Calls `listener` after anything the views show changed; returns an unsubscribe function. */
+  /** Calls `listener` after the events shown (or their badges) changed; returns an unsubscribe function. */
   onChange(listener: () => void): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
   }
 
+  /** Calls `listener` when the device's sync status changes; returns an unsubscribe function. */
+  onStatus(listener: () => void): () => void {
+    this.#statusListeners.add(listener);
+    return () => this.#statusListeners.delete(listener);
+  }
+
   #emit(): void {
     for (const listener of this.#listeners) listener();
+  }
+
+  #emitStatus(): void {
+    for (const listener of this.#statusListeners) listener();
   }
 }

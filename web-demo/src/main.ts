@@ -6,7 +6,7 @@ import { App, type DemoConfig } from './app';
 import { h, mount } from './dom';
 import { at, days, isoDate, parseWeekKey, weekKey, weekOf } from './dates';
 import { Editor } from './editor';
-import { renderStatus } from './status';
+import { statusPanel } from './status';
 import { renderWeek } from './week';
 
 declare global {
@@ -78,25 +78,29 @@ async function main(): Promise<void> {
     h('div', { class: 'content' }, grid, panel),
   );
   mount(document.getElementById('app')!, shell);
+  const updateStatus = statusPanel(panel, app);
 
   const render = () => {
     mount(title, h('strong', {}, weekLabel(app)), h('span', { class: 'muted' }, ` · Week ${app.week.week}`));
     history.replaceState(null, '', `${location.search}#${weekKey(app.week)}`);
     renderWeek(grid, app, { open: (e) => editor.open(e), create: (start) => editor.create(start) });
-    renderStatus(panel, app);
+    updateStatus();
   };
   let queued = false;
   app.onChange(() => {
     if (queued) return;
     queued = true;
-    requestAnimationFrame(() => {
+    // A microtask, not an animation frame: frames are not drawn for a tab in the background,
+    // and a device's tab must show what reached it even then.
+    queueMicrotask(() => {
       queued = false;
       render();
     });
   });
+  app.onStatus(updateStatus);
   render();
   // "Last contact" counts up.
-  setInterval(() => renderStatus(panel, app), 1000);
+  setInterval(updateStatus, 1000);
   document.body.dataset.ready = 'true';
   performance.mark('calendar:week-shown');
 }

@@ -29,42 +29,58 @@ function nextDevice(device: string): string {
   return code >= 97 && code < 122 ? String.fromCharCode(code + 1) : 'b';
 }
 
-/** Renders the panel of `app` into `root`. */
-export function renderStatus(root: HTMLElement, app: App): void {
-  const s = app.status;
-  const relay = app.config ? s.relay : 'none';
-  const tone = relay === 'in-sync' ? 'ok' : relay === 'none' || relay === 'closed' ? 'off' : 'busy';
-  const waiting = s.relayUnacked;
+/**
+ * Builds the panel of `app` into `root` once and returns its update function, which changes
+ * texts and states in place (the switch is never replaced under the pointer).
+ */
+export function statusPanel(root: HTMLElement, app: App): () => void {
   const other = new URL(location.href);
   other.searchParams.set('device', nextDevice(app.device));
+  other.hash = '';
+  const role = h('small');
+  const toggle = h('input', { type: 'checkbox', name: 'online', onchange: (e: Event) => (app.online = (e.target as HTMLInputElement).checked) });
+  const toggleText = h('span');
+  const relay = h('dd', { class: 'relay' });
+  const waiting = h('dd');
+  const contact = h('dd', { class: 'last-contact' });
+  const tab = h('dd');
   mount(
     root,
     h('h3', {}, 'This device'),
-    h('div', { class: 'device' }, h('span', { class: `avatar d-${app.device}` }, app.device.toUpperCase()), h('div', {}, h('strong', {}, `Device ${app.device.toUpperCase()}`), h('small', {}, `${s.role === 'owner' ? 'holds the database' : 'tab of this device'} · ${app.repo.deviceId.slice(0, 8)}`))),
+    h('div', { class: 'device' }, h('span', { class: `avatar d-${app.device}` }, app.device.toUpperCase()), h('div', {}, h('strong', {}, `Device ${app.device.toUpperCase()}`), role)),
     app.config
-      ? h(
-          'label',
-          { class: 'switch' },
-          h('input', { type: 'checkbox', name: 'online', checked: app.online, onchange: (e: Event) => (app.online = (e.target as HTMLInputElement).checked) }),
-          h('span', { class: 'track' }),
-          app.online ? 'Online' : 'Offline',
-        )
+      ? h('label', { class: 'switch' }, toggle, h('span', { class: 'track' }), toggleText)
       : h('p', { class: 'muted' }, 'No relay configured: this device works alone.'),
     h(
       'dl',
       { class: 'facts' },
       h('dt', {}, 'Relay'),
-      h('dd', { class: `relay ${tone}`, dataset: { relay } }, h('span', { class: 'dot' }), RELAY_TEXT[relay] ?? relay),
+      relay,
       h('dt', {}, 'Waiting for the relay'),
-      h('dd', { dataset: { unacked: waiting ?? '' } }, waiting === null ? '—' : waiting === 0 ? 'nothing: the relay has every change' : `${waiting} change${waiting === 1 ? '' : 's'}`),
-      h('dt', {}, 'Last contact'),
-      h('dd', { class: 'last-contact' }, ago(s.relayLastContactMs)),
+      waiting,
+      h('dt', {}, 'Last contact with the relay'),
+      contact,
       h('dt', {}, 'This tab ↔ device database'),
-      h('dd', {}, s.state === 'in-sync' ? 'in sync' : s.state),
+      tab,
     ),
     h('h3', {}, 'More devices'),
     h('p', { class: 'muted' }, 'Each device has its own replica (its own SQLite on OPFS) and identity. Tabs of one device share its replica.'),
     h('a', { class: 'button', href: other.href, target: '_blank', rel: 'opener' }, `Open as Device ${nextDevice(app.device).toUpperCase()}`),
-    h('a', { class: 'button ghost', href: location.href, target: '_blank' }, 'Open another tab of this device'),
+    h('a', { class: 'button ghost', href: location.pathname + location.search, target: '_blank' }, 'Open another tab of this device'),
   );
+  return () => {
+    const s = app.status;
+    const link = app.config ? s.relay : 'none';
+    role.textContent = `${s.role === 'owner' ? 'this tab holds the database' : 'a tab of this device'} · ${app.repo.deviceId.slice(0, 8)}`;
+    toggle.checked = app.online;
+    toggleText.textContent = app.online ? 'Online' : 'Offline';
+    relay.className = `relay ${link === 'in-sync' ? 'ok' : link === 'none' || link === 'closed' ? 'off' : 'busy'}`;
+    relay.dataset.relay = link;
+    mount(relay, h('span', { class: 'dot' }), app.config ? RELAY_TEXT[link] ?? link : 'None configured');
+    const n = s.relayUnacked;
+    waiting.dataset.unacked = String(n ?? '');
+    waiting.textContent = n === null ? '—' : n === 0 ? 'nothing: the relay has every change' : `${n} change${n === 1 ? '' : 's'}`;
+    contact.textContent = ago(s.relayLastContactMs);
+    tab.textContent = s.state === 'in-sync' ? 'in sync' : s.state;
+  };
 }

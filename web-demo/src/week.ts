@@ -9,7 +9,7 @@ import type { App } from './app';
 export const FIRST_HOUR = 7;
 export const LAST_HOUR = 21;
 /** Pixels per hour, and the drag grid in minutes. */
-const HOUR_PX = 48;
+const HOUR_PX = 60;
 const SNAP_MIN = 15;
 
 const DAY_NAMES = ['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'];
@@ -42,7 +42,7 @@ export function renderWeek(root: HTMLElement, app: App, actions: WeekActions): v
         },
       },
       hours.map((hour) => h('div', { class: 'slot', style: { top: `${(hour - FIRST_HOUR) * HOUR_PX}px` } })),
-      app.events.filter((e) => dayOf(e.start) === day).map((e) => card(e, app, actions)),
+      lanes(app.events.filter((e) => dayOf(e.start) === day)).map(({ event, lane, of }) => card(event, lane, of, app, actions)),
     ),
   );
   mount(
@@ -64,8 +64,36 @@ export function renderWeek(root: HTMLElement, app: App, actions: WeekActions): v
   );
 }
 
-/** One event's card. */
-function card(e: CalEvent, app: App, actions: WeekActions): HTMLElement {
+/**
+ * Side-by-side placement of one day's events: each overlapping group shares the column's
+ * width, an event taking the first lane free at its start.
+ */
+export function lanes(events: readonly CalEvent[]): { event: CalEvent; lane: number; of: number }[] {
+  const sorted = [...events].sort((a, b) => a.start.localeCompare(b.start) || b.end.localeCompare(a.end));
+  const out: { event: CalEvent; lane: number; of: number }[] = [];
+  let group: { event: CalEvent; lane: number; of: number }[] = [];
+  let groupEnd = '';
+  const laneEnds: string[] = [];
+  const close = () => {
+    for (const placed of group) placed.of = laneEnds.length;
+    out.push(...group);
+    group = [];
+    laneEnds.length = 0;
+  };
+  for (const event of sorted) {
+    if (group.length && event.start >= groupEnd) close();
+    let lane = laneEnds.findIndex((end) => end <= event.start);
+    if (lane < 0) lane = laneEnds.length;
+    laneEnds[lane] = event.end;
+    group.push({ event, lane, of: 1 });
+    if (group.length === 1 || event.end > groupEnd) groupEnd = event.end;
+  }
+  close();
+  return out;
+}
+
+/** One event's card, in lane `lane` of `of`. */
+function card(e: CalEvent, lane: number, of: number, app: App, actions: WeekActions): HTMLElement {
   const start = Math.max(minutesOf(e.start), FIRST_HOUR * 60);
   const end = Math.max(dayOf(e.end) > dayOf(e.start) ? 24 * 60 : minutesOf(e.end), start + SNAP_MIN);
   const conflicted = Object.keys(e.conflicts).length > 0;
@@ -76,7 +104,12 @@ function card(e: CalEvent, app: App, actions: WeekActions): HTMLElement {
     {
       class: `event${conflicted ? ' conflicted' : ''}${clash ? ' clash' : ''}`,
       dataset: { eventId: e.id, title: e.title },
-      style: { top: `${top(start)}px`, height: `${Math.max(((end - start) / 60) * HOUR_PX - 2, 18)}px` },
+      style: {
+        top: `${top(start)}px`,
+        height: `${Math.max(((end - start) / 60) * HOUR_PX - 2, 18)}px`,
+        left: `calc(${(lane / of) * 100}% + 3px)`,
+        width: `calc(${100 / of}% - 6px)`,
+      },
       title: `${e.title} · ${clock(e.start)}–${clock(e.end)} · ${e.room}`,
     },
     h('div', { class: 'event-title' }, e.title || '(no title)'),

@@ -16,6 +16,9 @@ const OPEN_ATTEMPTS = 12;
 /** The label `polyarch-relay` introduces itself with. */
 const RELAY_LABEL = 'polyarch-relay';
 
+/** The most often the owner recounts what waits for the relay while frames flow. */
+const REPORT_MS = 50;
+
 /** How often the owner drops the sessions of tabs that are gone. */
 const SWEEP_MS = 5_000;
 
@@ -85,6 +88,18 @@ async function serve(name) {
       });
     };
     // After any import, every other tab gets what it lacks (the log skips a tab's own changes).
+    // At most one relay report per REPORT_MS while frames flow (it reads the peers table).
+    let reportTimer = null;
+    const scheduleReport = () => {
+      reportTimer ??= setTimeout(() => {
+        reportTimer = null;
+        try {
+          reportRelay();
+        } catch (err) {
+          report(err);
+        }
+      }, REPORT_MS);
+    };
     const pollAll = () => {
       relay?.connection.poll();
       for (const [conn, s] of sessions) {
@@ -95,11 +110,7 @@ async function serve(name) {
           drop(conn);
         }
       }
-      try {
-        reportRelay();
-      } catch (err) {
-        report(err);
-      }
+      scheduleReport();
     };
 
     channel.onmessage = (e) => {
@@ -116,7 +127,7 @@ async function serve(name) {
         if (!relayWaits.some((w) => w.tab === msg.from && w.id === msg.id)) {
           relayWaits.push({ tab: msg.from, id: msg.id, doc: msg.doc, token: msg.token, mark: null });
         }
-        reportRelay();
+        scheduleReport();
       } else if (msg?.kind === 'relay' && msg.to === id) {
         // A tab asked for the relay (tabs repeat it to every new owner); one connection.
         const key = JSON.stringify([msg.url, msg.token ?? null, msg.minDelayMs, msg.maxDelayMs]);
