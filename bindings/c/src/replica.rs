@@ -35,6 +35,21 @@ pub(crate) unsafe fn replica<'a>(
     unsafe { r.as_ref() }.ok_or_else(|| Failure::invalid("the replica is NULL"))
 }
 
+/// Hands a new replica to C through `out` (freed again if `out` is NULL).
+///
+/// # Safety
+/// `out` is NULL or valid for a write.
+unsafe fn hand_out(repo: Repo, out: *mut *mut PolyarchReplica) -> Result<(), Failure> {
+    let boxed = Box::into_raw(Box::new(PolyarchReplica {
+        repo: Mutex::new(repo),
+    }));
+    // SAFETY: the caller promises NULL or valid for a write (`put` checks NULL).
+    unsafe { put(out, boxed, "out") }.inspect_err(|_| {
+        // SAFETY: made just above and never handed out.
+        drop(unsafe { Box::from_raw(boxed) });
+    })
+}
+
 /// A path of map keys separated by `/`.
 fn path(text: &str) -> Result<Path, Failure> {
     if text.is_empty() {
@@ -85,14 +100,8 @@ pub unsafe extern "C" fn polyarch_replica_open(
             let path = unsafe { borrow_str(path, "the path")? };
             Repo::open(path, RepoConfig::default())?
         };
-        let boxed = Box::into_raw(Box::new(PolyarchReplica {
-            repo: Mutex::new(repo),
-        }));
         // SAFETY: the caller promises `out` is valid for a write.
-        unsafe { put(out, boxed, "out") }.inspect_err(|_| {
-            // SAFETY: made just above and never handed out.
-            drop(unsafe { Box::from_raw(boxed) });
-        })
+        unsafe { hand_out(repo, out) }
     })
 }
 
@@ -121,14 +130,8 @@ pub unsafe extern "C" fn polyarch_replica_from_image(
             Some(FsPath::new(unsafe { borrow_str(path, "the path")? }))
         };
         let repo = Repo::from_image(image, path, RepoConfig::default())?;
-        let boxed = Box::into_raw(Box::new(PolyarchReplica {
-            repo: Mutex::new(repo),
-        }));
         // SAFETY: the caller promises `out` is valid for a write.
-        unsafe { put(out, boxed, "out") }.inspect_err(|_| {
-            // SAFETY: made just above and never handed out.
-            drop(unsafe { Box::from_raw(boxed) });
-        })
+        unsafe { hand_out(repo, out) }
     })
 }
 
