@@ -8,6 +8,7 @@
 mod benches;
 mod browser;
 mod checks;
+mod native;
 mod relay_postgres;
 mod rust_tests;
 mod wasm_build;
@@ -71,6 +72,7 @@ fn run_suites(ctx: &Ctx, steps: &mut Steps) -> Result<()> {
     browser::run(ctx, steps)?;
     web_demo::run(ctx, steps)?;
     relay_postgres::ensure(ctx, steps)?;
+    native::run(ctx, steps)?;
     rust_tests::run(ctx, steps)
 }
 
