@@ -101,11 +101,13 @@ export class BrowserRepo {
   #relayLastContactMs = null;
   #relayWaits = new Map(); // id -> { doc, token, resolve, reject }
   #relayWaitIds = 0;
+  #docs = null; // the documents this page follows (null: all)
 
   constructor(name, local, options) {
     this.#name = name;
     this.#local = local;
     this.#onError = options.onError;
+    if (options.docs != null) this.#docs = [...options.docs];
     for (const method of DELEGATED) this[method] = local[method].bind(local);
     local.subscribe(null, (event) => {
       if (event.origin === 'Local') this.#schedulePoll();
@@ -196,6 +198,22 @@ export class BrowserRepo {
       this.#relayWaits.set(id, { doc: receipt.doc, token, resolve, reject });
       this.#askRelayStored(id);
     });
+  }
+
+  /**
+   * Follows more documents (a page opened with `docs` holds only those): the page's session
+   * with the database starts over with the wider set. Resolves once they are in the page.
+   */
+  follow(docs) {
+    if (!this.#docs) return this.whenSynced();
+    const added = docs.filter((d) => !this.#docs.includes(d));
+    if (!added.length) return this.whenSynced();
+    this.#docs.push(...added);
+    if (this.#owner && !this.#closed) {
+      this.#bye();
+      this.#connect(this.#owner);
+    }
+    return this.whenSynced();
   }
 
   /** Calls `listener(syncStatus)` when the role or the sync state changes; returns an unsubscribe function. */
@@ -292,7 +310,7 @@ export class BrowserRepo {
     this.#session?.free();
     this.#owner = owner;
     this.#conn = `${this.#tab}:${++this.#connections}`;
-    this.#session = new SyncSession(this.#local);
+    this.#session = new SyncSession(this.#local, this.#docs ? { docs: this.#docs } : undefined);
     if (this.#role === 'starting') this.#role = 'follower';
     this.#send(this.#session.start());
     this.#askForRelay();

@@ -208,7 +208,8 @@ export class ListHandle {
 
 /** One connection's sync state: frames in, frames out; the transport is yours. */
 export class SyncSession {
-  constructor(repo: Repo, options?: { token?: string });
+  /** `docs`: receive only these documents (default: every document). */
+  constructor(repo: Repo, options?: { token?: string; docs?: string[] });
   /** The opening frames. */
   start(): Uint8Array[];
   /** Handles one frame from the peer; returns the frames to send back. */
@@ -237,6 +238,11 @@ export interface BrowserRepoOptions {
   onError?: (error: unknown) => void;
   /** How long to wait for the first sync with the database's owner. Default 20 000 ms. */
   timeoutMs?: number;
+  /**
+   * Only these documents are brought into the page (opening is then as fast as they are
+   * small, whatever the database holds); `follow` adds more. Default: every document.
+   */
+  docs?: string[];
 }
 
 /** How a page stands with the Worker that owns the database. */
@@ -323,6 +329,11 @@ export interface BrowserRepo
    * `connect` is called again. Local edits and the sync between tabs go on.
    */
   disconnect(): void;
+  /**
+   * Follows more documents (for a repo opened with `docs`); resolves once they are in the
+   * page. Writes to documents not followed still reach the database.
+   */
+  follow(docs: string[]): Promise<void>;
   /** Calls `listener` when the role, sync or relay state changes; returns an unsubscribe function. */
   onStatus(listener: (status: BrowserSyncStatus) => void): () => void;
   /** Resolves once the change is committed to this device's database ("stored on this device"). */

@@ -4,7 +4,7 @@
 use std::rc::Rc;
 
 use js_sys::{Array, Uint8Array};
-use polyarch::sync::{Session, SessionConfig, SessionState};
+use polyarch::sync::{Interest, Session, SessionConfig, SessionState};
 use wasm_bindgen::prelude::*;
 
 use crate::repo::{Repo, Shared};
@@ -30,17 +30,32 @@ pub struct SyncSession {
 
 #[wasm_bindgen]
 impl SyncSession {
-    /// A session for `repo`; `options.token` is an access token to present.
+    /// A session for `repo`; `options.token` is an access token to present; `options.docs`
+    /// (document ids) receives only those documents (every document without it).
     #[wasm_bindgen(constructor)]
-    pub fn new(repo: &Repo, options: JsValue) -> SyncSession {
+    pub fn new(repo: &Repo, options: JsValue) -> Result<SyncSession, JsValue> {
         let mut config = SessionConfig::default();
         if let Some(token) = convert::prop(&options, "token").and_then(|t| t.as_string()) {
             config.token = token;
         }
-        SyncSession {
+        if let Some(docs) = convert::prop(&options, "docs") {
+            let docs: Array = docs
+                .dyn_into()
+                .map_err(|_| error::invalid("`docs` to be an array of document ids"))?;
+            let ids = docs
+                .iter()
+                .map(|d| {
+                    d.as_string()
+                        .ok_or_else(|| error::invalid("`docs` to hold strings"))
+                        .and_then(|id| convert::doc_id(&id))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            config.interest = Interest::Docs(ids);
+        }
+        Ok(SyncSession {
             shared: repo.shared(),
             session: Session::new(config),
-        }
+        })
     }
 
     /// The opening frames (the hello).

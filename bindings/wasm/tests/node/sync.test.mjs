@@ -69,3 +69,16 @@ test('a live session streams later changes through poll', async () => {
   const status = a.status();
   assert.equal(status.peers.length, 1);
 });
+
+test('a session opened with `docs` receives only those documents; a wider one later gets the rest', async () => {
+  const a = await Repo.open();
+  const b = await Repo.open();
+  a.register('week-1', 'title').set('one');
+  a.register('week-2', 'title').set('two');
+  syncLocally(new SyncSession(a), new SyncSession(b, { docs: ['week-1'] }));
+  assert.deepEqual(b.docIds(), ['week-1']);
+  syncLocally(new SyncSession(a), new SyncSession(b, { docs: ['week-1', 'week-2'] }));
+  assert.deepEqual(b.docIds().sort(), ['week-1', 'week-2']);
+  assert.equal(b.register('week-2', 'title').value, 'two');
+  assert.throws(() => new SyncSession(b, { docs: 'week-1' }), (e) => e.name === 'PolyarchError' && e.code === 'INVALID_ARGUMENT');
+});

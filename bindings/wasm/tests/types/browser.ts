@@ -29,3 +29,8 @@ export async function offline(repo: BrowserRepo): Promise<number | null> {
   const s: BrowserSyncStatus = repo.syncStatus;
   return s.relayUnacked ?? s.relayLastContactMs;
 }
+
+export async function oneWeek(): Promise<void> {
+  const repo = await openBrowserRepo({ name: 'calendar', docs: ['week-2030-W10'] });
+  await repo.follow(['week-2030-W11']); // the next week comes in when shown
+}
