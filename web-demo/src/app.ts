@@ -84,6 +84,9 @@ export class App {
   go(delta: number): void {
     this.week = delta === 0 ? weekOf(new Date()) : addWeeks(this.week, delta);
     this.refresh();
+    // The page holds the weeks it has shown; the database brings this one in.
+    const doc = this.doc;
+    this.repo.follow([doc]).then(() => doc === this.doc && this.refresh(), () => {});
   }
 
   /** Rereads the week shown. */

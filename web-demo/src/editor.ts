@@ -133,7 +133,11 @@ export class Editor {
         h('button', { type: 'submit', class: 'primary' }, e ? 'Save' : 'Create'),
       ),
     );
+    // What is being typed in fields that are not saved on each keystroke survives the render.
+    const attendee = form?.querySelector<HTMLInputElement>('[name=attendee]')?.value;
     mount(this.dialog, newForm);
+    const input = newForm.querySelector<HTMLInputElement>('[name=attendee]');
+    if (input && attendee) input.value = attendee;
     if (focused) {
       const el = newForm.querySelector<HTMLInputElement | HTMLTextAreaElement>(`[name="${focused}"]`);
       el?.focus();

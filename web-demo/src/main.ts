@@ -3,6 +3,7 @@
 import './style.css';
 import { openBrowserRepo } from 'polyarch';
 import { App, type DemoConfig } from './app';
+import { weekDoc } from './model';
 import { h, mount } from './dom';
 import { at, days, isoDate, parseWeekKey, weekKey, weekOf } from './dates';
 import { Editor } from './editor';
@@ -45,12 +46,13 @@ async function main(): Promise<void> {
   const params = new URLSearchParams(location.search);
   const device = /^[a-z]$/.test(params.get('device') ?? '') ? params.get('device')! : 'a';
   document.title = `Calendar · Device ${device.toUpperCase()}`;
+  const week = parseWeekKey(location.hash.slice(1)) ?? weekOf(new Date());
+  // Only the week shown comes into the page: opening costs one week, however many the device holds.
   const [repo, cfg] = await Promise.all([
-    openBrowserRepo({ name: `calendar-${device}`, label: `device ${device}`, onError: (e) => console.warn('polyarch:', e) }),
+    openBrowserRepo({ name: `calendar-${device}`, label: `device ${device}`, docs: [weekDoc(week)], onError: (e) => console.warn('polyarch:', e) }),
     config(),
   ]);
   performance.mark('calendar:repo-open');
-  const week = parseWeekKey(location.hash.slice(1)) ?? weekOf(new Date());
   const app = new App(repo, device, cfg, week);
   window.calendar = app;
   const editor = new Editor(app);

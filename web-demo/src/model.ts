@@ -144,6 +144,7 @@ export function deleteEvent(repo: BrowserRepo, doc: string, id: string): Receipt
 export function moveEvent(repo: BrowserRepo, doc: string, id: string, start: string, end: string): { doc: string; id: string; receipt: Receipt | null } {
   const target = docOfTime(start);
   if (target === doc) return { doc, id, receipt: writeFields(repo, doc, id, { start, end }) };
+  void repo.follow([target]);
   const e = readEvent(repo, doc, id);
   if (!e) return { doc, id, receipt: null };
   const created = createEvent(repo, { title: e.title, start, end, room: e.room }, e.attendees);
