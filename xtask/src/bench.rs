@@ -1,5 +1,6 @@
-//! `cargo xtask bench`: run the benchmarks, then print every result they wrote to
-//! `target/polyarch-bench/*.json` as one table.
+//! `cargo xtask bench`: run the benchmarks (`cargo bench`, then the JS benchmark of the npm
+//! package against its peer libraries, see [`crate::js_bench`]), then print every result they
+//! wrote to `target/polyarch-bench/*.json` as one table.
 //!
 //! Each JSON file holds one result: `name`, `ours` (null while not measured), `baseline`,
 //! `unit`, `ratio`, `target`, `target_kind` (`ratio`, `at_most`, `none`) and `pass`.
@@ -10,6 +11,7 @@ use anyhow::{Context, Result};
 use serde_json::Value;
 
 use crate::step::{self, Steps};
+use crate::{js_bench, npm};
 
 /// Options of `cargo xtask bench`.
 #[derive(clap::Args)]
@@ -20,25 +22,45 @@ pub struct Options {
     /// Only print the table from the JSON files already there.
     #[arg(long)]
     table_only: bool,
+    /// Only the JS benchmark (builds and packs the npm package, then runs it in Node).
+    #[arg(long, conflicts_with = "no_js")]
+    js: bool,
+    /// Skip the JS benchmark (also skipped when arguments are passed to `cargo bench`).
+    #[arg(long)]
+    no_js: bool,
     /// Passed to `cargo bench`, e.g. `-- --bench sync`.
     #[arg(last = true)]
     cargo_args: Vec<String>,
 }
 
-/// Run `cargo bench`, then print the table.
+/// Run `cargo bench` and the JS benchmark, then print the table.
 pub fn run(root: &Path, opts: &Options) -> Result<()> {
     let out = out_dir(root);
     if !opts.table_only {
-        if opts.cargo_args.is_empty() {
-            remove_old_results(&out)?;
+        let rust = !opts.js;
+        let js = opts.js || (!opts.no_js && opts.cargo_args.is_empty());
+        if rust && opts.cargo_args.is_empty() {
+            remove_old_results(&out, "")?;
+        } else if js {
+            remove_old_results(&out, JS_PREFIX)?;
         }
         let mut steps = Steps::new();
-        let mut cmd = step::cargo(root);
-        cmd.arg("bench").args(&opts.cargo_args);
-        if opts.quick {
-            cmd.env("POLYARCH_BENCH_QUICK", "1");
-        }
-        let result = steps.run("cargo bench", || step::run(&mut cmd));
+        let result = (|| -> Result<()> {
+            if rust {
+                let mut cmd = step::cargo(root);
+                cmd.arg("bench").args(&opts.cargo_args);
+                if opts.quick {
+                    cmd.env("POLYARCH_BENCH_QUICK", "1");
+                }
+                steps.run("cargo bench", || step::run(&mut cmd))?;
+            }
+            if js {
+                let tarball = npm::build(root, &mut steps, true)?;
+                let dir = js_bench::prepare(root, &mut steps, &tarball)?;
+                js_bench::run(&dir, &mut steps, &out, opts.quick)?;
+            }
+            Ok(())
+        })();
         steps.summary();
         result?;
     }
@@ -53,9 +75,17 @@ fn out_dir(root: &Path) -> PathBuf {
         .join("polyarch-bench")
 }
 
-/// Delete the previous run's JSON files, so that a renamed bench leaves no stale row.
-fn remove_old_results(dir: &Path) -> Result<()> {
-    for path in json_files(dir)? {
+/// The JS benchmark's results are `js_*.json`.
+const JS_PREFIX: &str = "js_";
+
+/// Delete the previous run's JSON files whose names start with `prefix`, so that a renamed
+/// bench leaves no stale row.
+fn remove_old_results(dir: &Path, prefix: &str) -> Result<()> {
+    let named = |p: &PathBuf| {
+        p.file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with(prefix))
+    };
+    for path in json_files(dir)?.into_iter().filter(named) {
         std::fs::remove_file(&path).with_context(|| format!("cannot remove {}", path.display()))?;
     }
     Ok(())

@@ -2,7 +2,8 @@
 //!
 //! - `test`: every check CI runs, in one command that also installs what it needs.
 //! - `demo`: the collaborative calendar (`web-demo/`) with a relay, built as needed and served.
-//! - `bench`: run the benchmarks and print their results as a table.
+//! - `bench`: run the benchmarks (Rust, and the npm package's in Node) and print their results
+//!   as a table.
 //! - `wasm`: build a crate for `wasm32-unknown-unknown` and print the artifact's size.
 //! - `fuzz`: run every cargo-fuzz target for a while.
 //! - `npm`: build the `polyarch` npm package (`bindings/wasm`) and pack it into `target/npm/`.
@@ -13,6 +14,7 @@
 
 mod bench;
 mod fuzz;
+mod js_bench;
 mod npm;
 mod setup;
 mod step;
@@ -40,7 +42,8 @@ enum Command {
     /// Run the collaborative calendar (`web-demo/`): build what is missing (the relay, the npm
     /// package, the app), serve it with a relay, print the URL; runs until stopped.
     Demo,
-    /// Run the benchmarks (`cargo bench`), then print `target/polyarch-bench/*.json` as a table.
+    /// Run the benchmarks (`cargo bench`, then the npm package against automerge, yjs and loro
+    /// in Node), then print `target/polyarch-bench/*.json` as a table.
     Bench(bench::Options),
     /// Build a crate for wasm32-unknown-unknown and print the artifact's size, raw and gzipped.
     Wasm(wasm::Options),
