@@ -99,7 +99,8 @@ impl Repo {
     }
 
     /// Opens a replica from an image made by [`export_image`](Self::export_image), on any
-    /// host (an image written by the native library opens in the browser and back). With a
+    /// host (an image written by the native library opens in the browser and back), or from
+    /// the bytes of a replica file that was closed cleanly (a file is an image). With a
     /// `path` the image becomes a new file there (an existing file is never overwritten);
     /// without one the replica lives in memory.
     ///

@@ -5,14 +5,18 @@
 //! format on every platform, starting with SQLite's own magic string and carrying Polyarch's
 //! `application_id` and schema version in its header (see `schema.rs`). The write-ahead log is
 //! folded in, and the header's file-format bytes (offsets 18 and 19) say "rollback journal" so
-//! that the image also opens in memory, where there is no WAL.
+//! that the image also opens in memory, where there is no WAL. A replica file that was closed
+//! cleanly (its WAL checkpointed into it) is an image as it is: opening one in memory rewrites
+//! those two bytes in the copy, so a file written natively opens in the browser from its
+//! bytes. (A file whose process died still has commits in its `-wal` file: open it once
+//! natively first.)
 //!
 //! A store opened from an image is a **new device**: it takes a new device id, epoch and
 //! actor, and forgets how far peers had acknowledged the old log. The original may still be
 //! in use; two devices sharing an actor would hand out the same sequence numbers, and two
 //! sharing a device id and epoch would each trust cursors that describe the other.
 
-use std::io::Write as _;
+use std::io::{Read, Write as _};
 use std::path::Path as FsPath;
 
 use automerge::ActorId;
@@ -67,7 +71,7 @@ impl Store {
             Some(path) => open_image_file(image, path, options),
             None => {
                 let mut conn = Connection::open_in_memory().ctx("opening an in-memory database")?;
-                conn.deserialize_read_exact(MAIN_DB, image, image.len(), false)
+                conn.deserialize_read_exact(MAIN_DB, rollback_header(image)?, image.len(), false)
                     .map_err(|_| not_an_image(image))?;
                 Self::init(conn, None, options)
             }
@@ -122,6 +126,19 @@ fn check_header(image: &[u8]) -> Result<(), StoreError> {
     } else {
         Err(not_an_image(image))
     }
+}
+
+/// The image as a reader whose header says "rollback journal" (see the module docs): a
+/// replica file read as it is says WAL, and a database in memory cannot open a WAL.
+fn rollback_header(image: &[u8]) -> Result<impl Read + '_, StoreError> {
+    let (header, pages) = image
+        .split_at_checked(HEADER_LEN)
+        .ok_or_else(|| not_an_image(image))?;
+    let mut header = header.to_vec();
+    if let Some(versions) = header.get_mut(FORMAT_VERSIONS) {
+        versions.fill(1);
+    }
+    Ok(std::io::Cursor::new(header).chain(pages))
 }
 
 /// Writes the image to a new file at `path` and opens it; removes the file if it does not open.

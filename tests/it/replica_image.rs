@@ -145,3 +145,27 @@ fn an_existing_file_is_never_overwritten() {
     );
     assert_eq!(std::fs::read(&path).expect("read"), b"precious");
 }
+
+#[test]
+fn a_closed_replica_file_read_as_bytes_is_an_image() {
+    // What the npm package's tests do with a file the native CLI wrote: read it and open it.
+    // The file's header says WAL (bytes 18 and 19 are 2); a copy in memory has no WAL.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut origin = replica(&dir);
+    let expected = origin.to_json("cal").expect("json");
+    origin.close().expect("close");
+    let bytes = std::fs::read(dir.path().join("origin.db")).expect("read");
+    assert_eq!(
+        bytes.get(18..20),
+        Some([2, 2].as_slice()),
+        "a WAL-mode file"
+    );
+
+    let mut copy = Repo::from_image(&bytes, None, RepoConfig::default()).expect("from file bytes");
+    assert_eq!(copy.to_json("cal").expect("json"), expected);
+    copy.change("cal", |tx| {
+        tx.counter(["events", "e1", "rsvp"]).increment(1)
+    })
+    .expect("the copy takes writes");
+    copy.integrity_check().expect("intact");
+}
