@@ -44,6 +44,13 @@ export interface OpenOptions {
   label?: string;
   /** Called with whatever a subscriber throws; default `console.error`. */
   onError?: (error: unknown) => void;
+  /**
+   * Opens a copy of this image, in memory, as a new device: bytes from `exportImage`, here or
+   * on another host, or a replica file the native library wrote (and closed), read as bytes.
+   * Bytes that are not an image fail with `STORE_NOT_AN_IMAGE`; with `storage: "opfs"`,
+   * `INVALID_ARGUMENT`.
+   */
+  image?: Uint8Array;
 }
 
 /** Stable codes of `PolyarchError`: the bindings' own, then `<LAYER>_<VARIANT>` from the core. */
@@ -61,6 +68,7 @@ export type ErrorCode =
   | 'STORE_BUSY'
   | 'STORE_DISK_FULL'
   | 'STORE_CANNOT_OPEN'
+  | 'STORE_NOT_AN_IMAGE'
   | 'SYNC_WIRE'
   | 'SYNC_PROTOCOL'
   | 'SYNC_INCOMPATIBLE'
@@ -120,6 +128,12 @@ export class Repo {
     pending: number;
     peers: Array<{ peer: string; label: string; acked: number; unacked: number; last_contact_ms: number }>;
   };
+  /**
+   * The whole replica as bytes (its SQLite database, in the format of every host): a backup,
+   * or a way to move it. `Repo.open({ image })` opens it here; the native library opens it
+   * with `Repo::from_image`, or as a replica file once written to disk.
+   */
+  exportImage(): Uint8Array;
   /** Closes the replica; later calls throw `CLOSED`. */
   close(): void;
   free(): void;

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 
-use js_sys::{Array, Function};
+use js_sys::{Array, Function, Uint8Array};
 use polyarch::{DocEvent, RepoConfig, SubscriptionId, TextUnits};
 use wasm_bindgen::prelude::*;
 
@@ -103,8 +103,11 @@ pub struct Repo {
 
 #[wasm_bindgen]
 impl Repo {
-    /// Opens a replica: `{ name, storage: "memory" | "opfs", onError? }`. `"opfs"` persists
-    /// it with SQLite in the Origin Private File System and works only in a dedicated Worker.
+    /// Opens a replica: `{ name, storage: "memory" | "opfs", image?, onError? }`. `"opfs"`
+    /// persists it with SQLite in the Origin Private File System and works only in a dedicated
+    /// Worker. `image` (a `Uint8Array` from [`export_image`](Self::export_image), here or in the
+    /// native library: the format is the same) opens a copy of that replica in memory, as a new
+    /// device; bytes that are not an image fail with `STORE_NOT_AN_IMAGE`.
     pub async fn open(options: JsValue) -> Result<Repo, JsValue> {
         let name = convert::prop(&options, "name")
             .map(|n| {
@@ -117,6 +120,13 @@ impl Repo {
             None => Storage::Memory,
             Some(s) => Storage::parse(&s)?,
         };
+        let image = convert::prop(&options, "image")
+            .map(|i| {
+                i.dyn_into::<Uint8Array>()
+                    .map(|bytes| bytes.to_vec())
+                    .map_err(|_| error::invalid("`image` to be a Uint8Array"))
+            })
+            .transpose()?;
         let on_error =
             convert::prop(&options, "onError").and_then(|f| f.dyn_into::<Function>().ok());
         let config = RepoConfig {
@@ -126,7 +136,7 @@ impl Repo {
                 .unwrap_or_default(),
             ..RepoConfig::default()
         };
-        let repo = storage::open(storage, &name, config).await?;
+        let repo = storage::open(storage, &name, image.as_deref(), config).await?;
         Ok(Repo {
             shared: Rc::new(Shared {
                 repo: RefCell::new(Some(repo)),
@@ -304,6 +314,14 @@ impl Repo {
     pub fn status(&self) -> Result<JsValue, JsValue> {
         self.shared
             .with(|r| Ok(convert::serialize(&r.status().map_err(error::core)?)))
+    }
+
+    /// The whole replica as one `Uint8Array` (its SQLite database, waiting changes committed
+    /// first): a backup, or a way to carry it to another host. `Repo.open({ image })` opens it
+    /// here, and the native library (`Repo::from_image`, or the file written as it is) there.
+    #[wasm_bindgen(js_name = exportImage)]
+    pub fn export_image(&self) -> Result<Vec<u8>, JsValue> {
+        self.shared.with(|r| r.export_image().map_err(error::core))
     }
 
     /// Closes the replica (flushing first). Every later call throws `CLOSED`.

@@ -32,11 +32,23 @@ impl Storage {
     }
 }
 
-/// Opens a repo on `storage`.
-pub async fn open(storage: Storage, name: &str, config: RepoConfig) -> Result<Repo, JsValue> {
-    match storage {
-        Storage::Memory => Repo::in_memory(config).map_err(error::core),
-        Storage::Opfs => opfs(name, config).await,
+/// Opens a repo on `storage`: a copy of `image` (as a new device) if one is given, in memory
+/// only (a new OPFS file from an image would need a VFS that can import one).
+pub async fn open(
+    storage: Storage,
+    name: &str,
+    image: Option<&[u8]>,
+    config: RepoConfig,
+) -> Result<Repo, JsValue> {
+    match (storage, image) {
+        (Storage::Memory, None) => Repo::in_memory(config).map_err(error::core),
+        (Storage::Memory, Some(image)) => {
+            Repo::from_image(image, None, config).map_err(error::core)
+        }
+        (Storage::Opfs, None) => opfs(name, config).await,
+        (Storage::Opfs, Some(_)) => Err(error::invalid(
+            "`image` with `storage: \"memory\"` (an image opens in memory only)",
+        )),
     }
 }
 

@@ -47,6 +47,17 @@ export async function example(): Promise<string[]> {
   return phone.set('cal', ['events', 'e1', 'attendees']).members;
 }
 
+/** Moves a replica to a new device: its image opens as a copy that writes as a new actor. */
+export async function copy(repo: Repo): Promise<Repo> {
+  const image: Uint8Array = repo.exportImage();
+  try {
+    return await Repo.open({ image, label: 'copy' });
+  } catch (e) {
+    if (isPolyarchError(e) && e.code === 'STORE_NOT_AN_IMAGE') throw new Error('not an image');
+    throw e;
+  }
+}
+
 export function relay(repo: Repo): () => void {
   const conn = connectWebSocket(repo, 'ws://127.0.0.1:8080/sync', {
     token: 'secret-token',
