@@ -13,7 +13,10 @@
 //!
 //! `--test` then installs that tarball into a fresh project (`target/npm/test-node`) and runs
 //! `bindings/wasm/tests/node/*.test.mjs` with `node --test`, and `tsc --noEmit` over
-//! `bindings/wasm/tests/types/*.ts`.
+//! `bindings/wasm/tests/types/*.ts`. The Node tests get the native `polyarch` CLI (built here)
+//! in `POLYARCH_CLI`, to prove that replica files cross between the native library and the
+//! package, and run with `--experimental-websocket` (Node 20's WebSocket client, to sync with
+//! the CLI's peer server).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -248,12 +251,17 @@ pub fn test_node(root: &Path, steps: &mut Steps, tarball: &Path) -> Result<()> {
                 .current_dir(&dir),
         )
     })?;
+    let cli = steps.run("native CLI for the cross-format tests (polyarch)", || {
+        step::cargo_bin(root, "polyarch")
+    })?;
     steps.run("npm: node --test (against the tarball)", || {
         let tests = test_files(&dir.join("node"))?;
         step::run(
             Command::new("node")
                 .arg("--test")
                 .args(&tests)
+                .env("POLYARCH_CLI", &cli)
+                .env("NODE_OPTIONS", "--experimental-websocket")
                 .current_dir(&dir),
         )
     })?;

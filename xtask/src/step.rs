@@ -81,6 +81,21 @@ pub fn cargo(root: &Path) -> Command {
     cmd
 }
 
+/// Builds the workspace binary `name` (`--all-features`, as the tests build, so the artifacts
+/// are shared) and returns the executable's path (from cargo's own report).
+pub fn cargo_bin(root: &Path, name: &str) -> Result<std::path::PathBuf> {
+    let out = stdout(
+        cargo(root)
+            .args(["build", "--all-features", "--bin", name])
+            .args(["--message-format=json-render-diagnostics"]),
+    )?;
+    out.lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == name)
+        .find_map(|m| m["executable"].as_str().map(std::path::PathBuf::from))
+        .with_context(|| format!("cargo built no {name} executable"))
+}
+
 /// The command line as it would be typed, with the environment variables set for it.
 pub fn display(cmd: &Command) -> String {
     let mut parts: Vec<String> = cmd

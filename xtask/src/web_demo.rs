@@ -71,21 +71,9 @@ pub fn run(root: &Path) -> Result<()> {
     )
 }
 
-/// Builds `polyarch-relay` (`--all-features`, as the tests build, so the artifacts are shared)
-/// and returns the executable's path (from cargo's own report).
+/// Builds `polyarch-relay` and returns the executable's path.
 pub fn relay_bin(root: &Path) -> Result<PathBuf> {
-    let out = step::stdout(step::cargo(root).args([
-        "build",
-        "--all-features",
-        "--bin",
-        "polyarch-relay",
-        "--message-format=json-render-diagnostics",
-    ]))?;
-    out.lines()
-        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "polyarch-relay")
-        .find_map(|m| m["executable"].as_str().map(PathBuf::from))
-        .context("cargo built no polyarch-relay executable")
+    step::cargo_bin(root, "polyarch-relay")
 }
 
 /// The newest `target/npm/polyarch-*.tgz`, if any.
