@@ -132,16 +132,17 @@ function loro() {
 }
 
 /**
- * Polyarch through the npm package's Node entry point. In Node, `Repo.open` has only
- * in-memory storage (OPFS is browsers only). When the package can export a replica image
- * (`repo.exportImage()` and `Repo.fromImage(bytes)`), that is what is saved and opened.
- * Otherwise a Node app has no saved form to reopen: the "saved size" is then what a new device
- * receives from this one through `SyncSession`, and "open" is a new in-memory replica catching
- * up from this one (both sides' work timed) and reading the text.
+ * Polyarch through the npm package's Node entry point. In Node, `Repo.open` keeps the replica
+ * in in-memory SQLite (OPFS is for browsers); the package's persistence path there is the
+ * replica image: `repo.exportImage()` gives the bytes an app writes to disk, and
+ * `Repo.open({ image })` opens them. A package without `exportImage` has no saved form in
+ * Node: the "saved size" is then what a new device receives from this one through
+ * `SyncSession`, and "open" is a new in-memory replica catching up from this one (both sides'
+ * work timed) and reading the text.
  */
 async function polyarch() {
   const repo = await Repo.open({ name: 'bench' });
-  const hasImage = typeof repo.exportImage === 'function' && typeof Repo.fromImage === 'function';
+  const hasImage = typeof repo.exportImage === 'function';
   const catchUp = async () => {
     const fresh = await Repo.open({ name: 'reopened' });
     const wire = runUntilQuiet(new SyncSession(repo), new SyncSession(fresh));
@@ -150,7 +151,7 @@ async function polyarch() {
   return over('polyarch', repo, {
     version: versionOf('polyarch'),
     storage: hasImage
-      ? 'replica image (repo.exportImage, opened with Repo.fromImage into in-memory SQLite)'
+      ? 'replica image: repo.exportImage(), opened with Repo.open({ image }) (in-memory SQLite)'
       : 'no persistence in Node (in-memory SQLite only): size = bytes a new replica receives through SyncSession; open = a new in-memory replica syncing from this one, then reading the text',
     finish: () => repo.flush(),
     text: () => repo.text(DOC, TEXT).toString(),
@@ -162,7 +163,10 @@ async function polyarch() {
       return { size: wire.bytesAToB, what: 'SyncSession bytes to a new replica', wire };
     },
     load: async (saved) => {
-      if (hasImage) return (await Repo.fromImage(saved.bytes)).text(DOC, TEXT).toString();
+      if (hasImage) {
+        const opened = await Repo.open({ name: 'reopened', image: saved.bytes });
+        return opened.text(DOC, TEXT).toString();
+      }
       const { fresh } = await catchUp();
       return fresh.text(DOC, TEXT).toString();
     },
