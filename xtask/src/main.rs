@@ -37,7 +37,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run every check CI runs: fmt, clippy, rustdoc, tests, benches compiled, the wasm32 build.
+    /// Run every check CI runs: fmt, clippy, rustdoc, tests, benches compiled, the npm package (wasm32).
     Test(suites::Options),
     /// Run the collaborative calendar (`web-demo/`): build what is missing (the relay, the npm
     /// package, the app), serve it with a relay, print the URL; runs until stopped.

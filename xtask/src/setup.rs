@@ -3,8 +3,11 @@
 //! on a prepared one.
 
 use std::env;
-use std::path::PathBuf;
-use std::process::Command;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Mutex;
+use std::thread::{self, JoinHandle};
 
 use anyhow::{Context, Result};
 
@@ -44,9 +47,63 @@ fn apt_get() -> Command {
     cmd
 }
 
-/// Install the Debian packages that are missing. The package lists are refreshed
-/// (`apt-get update`) only when a first install attempt fails, since they may be stale.
+/// The background installation [`prefetch_debs`] started, if it has not been waited for.
+static PREFETCH: Mutex<Option<JoinHandle<()>>> = Mutex::new(None);
+
+/// Start installing the missing packages of `pkgs` on a background thread, its output going to
+/// `log`. Failures are not reported here: [`apt_install`] waits for this thread, then installs
+/// whatever is still missing itself, in the foreground, and reports its errors.
+pub fn prefetch_debs(pkgs: Vec<&'static str>, log: &Path) {
+    let missing = missing_debs(&pkgs);
+    if missing.is_empty() {
+        return;
+    }
+    println!(
+        "apt: installing in the background (log: {}): {}",
+        log.display(),
+        missing.join(" ")
+    );
+    let log = log.to_path_buf();
+    let handle = thread::spawn(move || {
+        let attempt = |args: &[&str]| {
+            let run = || -> std::io::Result<bool> {
+                if let Some(dir) = log.parent() {
+                    std::fs::create_dir_all(dir)?;
+                }
+                let out = File::options().create(true).append(true).open(&log)?;
+                let err = out.try_clone()?;
+                let status = apt_get()
+                    .args(args)
+                    .stdin(Stdio::null())
+                    .stdout(out)
+                    .stderr(err)
+                    .status()?;
+                Ok(status.success())
+            };
+            run().unwrap_or(false)
+        };
+        let install: Vec<&str> = ["install", "-y"].into_iter().chain(missing).collect();
+        if !attempt(&install) && attempt(&["update"]) {
+            attempt(&install);
+        }
+    });
+    *PREFETCH.lock().unwrap_or_else(|e| e.into_inner()) = Some(handle);
+}
+
+/// Wait for the background installation, if one is running.
+fn wait_prefetch() {
+    let handle = PREFETCH.lock().unwrap_or_else(|e| e.into_inner()).take();
+    if let Some(handle) = handle {
+        println!("apt: waiting for the background installation");
+        let _ = handle.join();
+    }
+}
+
+/// Install the Debian packages that are missing (after the background installation, if any,
+/// is over). The package lists are refreshed (`apt-get update`) only when a first install
+/// attempt fails, since they may be stale.
 pub fn apt_install(pkgs: &[&str]) -> Result<()> {
+    wait_prefetch();
     let missing = missing_debs(pkgs);
     if missing.is_empty() {
         println!("apt: already installed: {}", pkgs.join(" "));

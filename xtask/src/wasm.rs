@@ -1,5 +1,6 @@
 //! Building for `wasm32-unknown-unknown`, reusable by every command that needs a wasm artifact
-//! (the wasm32 proof in `cargo xtask test`, `cargo xtask wasm`, the npm package).
+//! (`cargo xtask wasm`, the npm package, whose build is also `cargo xtask test`'s proof that
+//! the core builds for wasm32).
 //!
 //! Two toolchains can do it (see `shared/TOOLCHAIN.md`):
 //! - **rustup**: `rustup target add wasm32-unknown-unknown` (tried with a 20 s limit: where the
@@ -119,6 +120,17 @@ pub fn ensure_toolchain() -> Result<Toolchain> {
     }
     println!("wasm32 toolchain: {tc:?}");
     Ok(tc)
+}
+
+/// The Debian packages [`ensure_toolchain`] will install here: the C compiler for wasm32, and
+/// the whole fallback toolchain unless rustup already has the target (or one is forced).
+pub fn toolchain_debs() -> Vec<&'static str> {
+    match env::var("POLYARCH_WASM_TOOLCHAIN").ok().as_deref() {
+        Some("rustup") => C_PKGS.to_vec(),
+        Some("debian") => DEBIAN_PKGS.to_vec(),
+        _ if rustup_has_target() => C_PKGS.to_vec(),
+        _ => DEBIAN_PKGS.to_vec(),
+    }
 }
 
 /// Whether rustup's active toolchain already has the wasm32 std.

@@ -34,7 +34,9 @@ pub fn clippy(ctx: &Ctx, steps: &mut Steps) -> Result<()> {
     })
 }
 
-/// `RUSTDOCFLAGS=-Dwarnings cargo doc --no-deps --all-features`.
+/// `RUSTDOCFLAGS=-Dwarnings cargo doc --workspace --no-deps --all-features`: with the same
+/// packages and features as clippy, so the dependencies clippy checked are not checked again
+/// (for the root package alone, features unify differently and most of them were).
 pub fn doc(ctx: &Ctx, steps: &mut Steps) -> Result<()> {
     if ctx.quick {
         steps.skip("rustdoc", "--quick");
@@ -43,7 +45,7 @@ pub fn doc(ctx: &Ctx, steps: &mut Steps) -> Result<()> {
     steps.run("rustdoc", || {
         step::run(
             step::cargo(&ctx.root)
-                .args(["doc", "--no-deps", "--all-features"])
+                .args(["doc", "--workspace", "--no-deps", "--all-features"])
                 .env("RUSTDOCFLAGS", "-Dwarnings"),
         )
     })

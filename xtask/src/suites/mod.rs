@@ -11,7 +11,6 @@ mod checks;
 mod native;
 mod relay_postgres;
 mod rust_tests;
-mod wasm_build;
 mod wasm_node;
 mod web_demo;
 
@@ -19,6 +18,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 
+use crate::setup;
 use crate::step::Steps;
 
 /// Options of `cargo xtask test`.
@@ -63,10 +63,10 @@ pub fn run(root: &Path, opts: &Options) -> Result<()> {
 }
 
 fn run_suites(ctx: &Ctx, steps: &mut Steps) -> Result<()> {
+    prefetch(ctx);
     checks::fmt(ctx, steps)?;
     checks::clippy(ctx, steps)?;
     checks::doc(ctx, steps)?;
-    wasm_build::run(ctx, steps)?;
     benches::compile(ctx, steps)?;
     wasm_node::run(ctx, steps)?;
     browser::run(ctx, steps)?;
@@ -74,6 +74,19 @@ fn run_suites(ctx: &Ctx, steps: &mut Steps) -> Result<()> {
     relay_postgres::ensure(ctx, steps)?;
     native::run(ctx, steps)?;
     rust_tests::run(ctx, steps)
+}
+
+/// Start installing, in the background, the Debian packages the later suites need (Chromium,
+/// PostgreSQL, valgrind, the wasm32 C compiler, ...), so that on a new machine their download
+/// overlaps the compilation of the first steps instead of adding to it. Each suite still asks
+/// for its own packages through [`setup::apt_install`], which waits for this first.
+fn prefetch(ctx: &Ctx) {
+    let mut debs = vec!["postgresql", "valgrind", "python3-venv", "libjna-java"];
+    if !ctx.quick {
+        debs.push("chromium");
+        debs.extend(crate::wasm::toolchain_debs());
+    }
+    setup::prefetch_debs(debs, &ctx.root.join("target/xtask-apt.log"));
 }
 
 /// `npm ci` where a lockfile is committed, else `npm install`, in `dir`.
