@@ -7,12 +7,15 @@
 //! - `wasm`: build a crate for `wasm32-unknown-unknown` and print the artifact's size.
 //! - `fuzz`: run every cargo-fuzz target for a while.
 //! - `npm`: build the `polyarch` npm package (`bindings/wasm`) and pack it into `target/npm/`.
+//! - `bindings`: build the native libraries and generate what Swift, Kotlin, Python and C apps
+//!   embed, into `target/bindings/`.
 //!
 //! Each command is a module; [`step`] prints headers and timings and names the failed step;
 //! [`setup`] installs tools idempotently; [`wasm`] holds the wasm32 toolchain and build logic;
 //! [`suites`] holds one file per test suite; [`web_demo`] builds and serves the calendar.
 
 mod bench;
+mod bindings;
 mod fuzz;
 mod js_bench;
 mod npm;
@@ -52,6 +55,9 @@ enum Command {
     /// Build the `polyarch` npm package (`bindings/wasm`), print the wasm size, `npm pack` it
     /// into `target/npm/`; `--test` then runs its Node tests against the tarball.
     Npm(npm::Options),
+    /// Build the native libraries (release unless `--debug`) and write into `target/bindings/`
+    /// the Swift and Kotlin sources, the Python wheel, the libraries and the C header.
+    Bindings(bindings::Options),
 }
 
 fn main() -> ExitCode {
@@ -64,6 +70,7 @@ fn main() -> ExitCode {
         Command::Wasm(opts) => wasm::run(&root, &opts),
         Command::Fuzz(opts) => fuzz::run(&root, &opts),
         Command::Npm(opts) => npm::run(&root, &opts),
+        Command::Bindings(opts) => bindings::run(&root, &opts),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

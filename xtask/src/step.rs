@@ -1,7 +1,7 @@
 //! Steps and subprocesses: a header and a duration for every step, a summary at the end, and an
 //! error that names the step and the command whenever a subprocess fails.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -83,7 +83,7 @@ pub fn cargo(root: &Path) -> Command {
 
 /// Builds the workspace binary `name` (`--all-features`, as the tests build, so the artifacts
 /// are shared) and returns the executable's path (from cargo's own report).
-pub fn cargo_bin(root: &Path, name: &str) -> Result<std::path::PathBuf> {
+pub fn cargo_bin(root: &Path, name: &str) -> Result<PathBuf> {
     let out = stdout(
         cargo(root)
             .args(["build", "--all-features", "--bin", name])
@@ -92,8 +92,26 @@ pub fn cargo_bin(root: &Path, name: &str) -> Result<std::path::PathBuf> {
     out.lines()
         .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
         .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == name)
-        .find_map(|m| m["executable"].as_str().map(std::path::PathBuf::from))
+        .find_map(|m| m["executable"].as_str().map(PathBuf::from))
         .with_context(|| format!("cargo built no {name} executable"))
+}
+
+/// Cargo's target directory (honours `CARGO_TARGET_DIR`).
+pub fn target_dir(root: &Path) -> Result<PathBuf> {
+    let json = stdout(cargo(root).args(["metadata", "--no-deps", "--format-version", "1"]))?;
+    let meta: serde_json::Value = serde_json::from_str(&json).context("cargo metadata's JSON")?;
+    meta["target_directory"]
+        .as_str()
+        .map(PathBuf::from)
+        .context("cargo metadata has no target_directory")
+}
+
+/// Makes `dir` a fresh, empty directory (removing whatever it held).
+pub fn fresh_dir(dir: &Path) -> Result<()> {
+    if dir.exists() {
+        std::fs::remove_dir_all(dir).with_context(|| format!("cannot clear {}", dir.display()))?;
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))
 }
 
 /// The command line as it would be typed, with the environment variables set for it.

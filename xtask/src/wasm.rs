@@ -278,7 +278,7 @@ pub fn report_size(path: &Path) -> Result<usize> {
 }
 
 /// A byte count in KiB or MiB.
-fn human(n: usize) -> String {
+pub fn human(n: usize) -> String {
     let n = n as f64;
     if n >= 1024.0 * 1024.0 {
         format!("{:.2} MiB", n / (1024.0 * 1024.0))
