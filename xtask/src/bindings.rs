@@ -54,15 +54,13 @@ pub fn run(root: &Path, opts: &Options) -> Result<()> {
     let profile = if opts.debug { "debug" } else { "release" };
     let mut steps = Steps::new();
     let result = (|| {
-        let built = steps.run(
-            &format!("build polyarch-uniffi + polyarch-c ({profile})"),
-            || build(root, !opts.debug),
-        )?;
+        let built = steps.run(&format!("build native libraries ({profile})"), || {
+            build(root, !opts.debug)
+        })?;
         let out = step::target_dir(root)?.join("bindings");
-        let bindings = steps.run(
-            "generate Swift, Kotlin, the Python wheel; add libraries, header",
-            || generate(root, &built, &out, Path::new("python3")),
-        )?;
+        let bindings = steps.run("generate into target/bindings", || {
+            generate(root, &built, &out, Path::new("python3"))
+        })?;
         report(&bindings.dir)
     })();
     steps.summary();
