@@ -22,6 +22,11 @@
  *   inside). A session belongs to one connection; do not use one session from two threads at
  *   once.
  * - Document paths are map keys separated by '/' ("events/e1/title").
+ * - Typed CRDTs at a path: registers (polyarch_register_*: every concurrent value is kept;
+ *   setting resolves a conflict), counters, sets of strings (add wins) and collaborative text
+ *   (positions count Unicode code points). Register values cross as JSON objects
+ *   {"type": "str", "value": "Daily"} (also "int", "f64", "bool", "timestamp", "bytes",
+ *   "null"); lists of values or members as JSON arrays.
  */
 
 #ifndef POLYARCH_H
@@ -61,6 +66,154 @@ typedef struct PolyarchSession PolyarchSession;
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+// Sets the register at `path` in `doc` to a string. A concurrent set by another device keeps
+// both values as a conflict (see `polyarch_register_conflicts_json`); setting the register
+// again, on any device, replaces every value it has seen: that resolves the conflict.
+//
+// # Safety
+// `r` is a live replica; `doc`, `path` and `value` are NUL-terminated strings.
+PolyarchStatus polyarch_register_set_string(const PolyarchReplica *r,
+                                            const char *doc,
+                                            const char *path,
+                                            const char *value);
+
+// Sets the register at `path` in `doc` to an integer (resolving a conflict, as
+// `polyarch_register_set_string` does).
+//
+// # Safety
+// `r` is a live replica; `doc` and `path` are NUL-terminated strings.
+PolyarchStatus polyarch_register_set_int(const PolyarchReplica *r,
+                                         const char *doc,
+                                         const char *path,
+                                         int64_t value);
+
+// Sets the register at `path` in `doc` to a value of any type, written as the JSON object
+// the reads return: `{"type": "str", "value": "Daily"}`, `{"type": "int", "value": 7}`,
+// `{"type": "bool", "value": true}`, `{"type": "f64", ...}`, `{"type": "timestamp", ...}`
+// (milliseconds), `{"type": "bytes", "value": [1, 2]}` or `{"type": "null"}`. To resolve a
+// conflict in favour of one of the values, pass that element of
+// `polyarch_register_conflicts_json` back: every concurrent value is replaced by it. JSON
+// that is not such an object fails with `POLYARCH_STATUS_INVALID_ARGUMENT`.
+//
+// # Safety
+// `r` is a live replica; `doc`, `path` and `value_json` are NUL-terminated strings.
+PolyarchStatus polyarch_register_set_json(const PolyarchReplica *r,
+                                          const char *doc,
+                                          const char *path,
+                                          const char *value_json);
+
+// The winning value of the register at `path` (the same on every replica that has seen the
+// same changes), as a JSON object `{"type": ..., "value": ...}` (the types are listed at
+// `polyarch_register_set_json`), or `null` when the register was never set: `*out` receives
+// a string to free with `polyarch_string_free`.
+//
+// # Safety
+// `r` is a live replica; `doc` and `path` are NUL-terminated strings; `out` is valid for a
+// write.
+PolyarchStatus polyarch_register_get_json(const PolyarchReplica *r,
+                                          const char *doc,
+                                          const char *path,
+                                          char **out);
+
+// Every concurrent value of the register at `path`, winner first, as a JSON array of
+// `{"type": ..., "value": ...}` (more than one element means a conflict): `*out` receives a
+// string to free with `polyarch_string_free`.
+//
+// # Safety
+// `r` is a live replica; `doc` and `path` are NUL-terminated strings; `out` is valid for a
+// write.
+PolyarchStatus polyarch_register_conflicts_json(const PolyarchReplica *r,
+                                                const char *doc,
+                                                const char *path,
+                                                char **out);
+
+// Adds `by` (negative to subtract) to the counter at `path`; concurrent increments sum.
+//
+// # Safety
+// `r` is a live replica; `doc` and `path` are NUL-terminated strings.
+PolyarchStatus polyarch_counter_increment(const PolyarchReplica *r,
+                                          const char *doc,
+                                          const char *path,
+                                          int64_t by);
+
+// The value of the counter at `path` (0 when it was never incremented) into `*out`.
+//
+// # Safety
+// `r` is a live replica; `doc` and `path` are NUL-terminated strings; `out` is valid for a
+// write.
+PolyarchStatus polyarch_counter_value(const PolyarchReplica *r,
+                                      const char *doc,
+                                      const char *path,
+                                      int64_t *out);
+
+// Adds `member` to the set at `path` (add wins over a concurrent remove).
+//
+// # Safety
+// `r` is a live replica; `doc`, `path` and `member` are NUL-terminated strings.
+PolyarchStatus polyarch_set_add(const PolyarchReplica *r,
+                                const char *doc,
+                                const char *path,
+                                const char *member);
+
+// Removes `member` from the set at `path`: the adds this replica has seen. An add made
+// concurrently on another device wins; removing a member that is not there does nothing.
+//
+// # Safety
+// `r` is a live replica; `doc`, `path` and `member` are NUL-terminated strings.
+PolyarchStatus polyarch_set_remove(const PolyarchReplica *r,
+                                   const char *doc,
+                                   const char *path,
+                                   const char *member);
+
+// The members of the set at `path`, sorted, as a JSON array of strings (`[]` when nothing is
+// there): `*out` receives a string to free with `polyarch_string_free`.
+//
+// # Safety
+// `r` is a live replica; `doc` and `path` are NUL-terminated strings; `out` is valid for a
+// write.
+PolyarchStatus polyarch_set_members_json(const PolyarchReplica *r,
+                                         const char *doc,
+                                         const char *path,
+                                         char **out);
+
+// Whether `member` is in the set at `path`, into `*out`.
+//
+// # Safety
+// `r` is a live replica; `doc`, `path` and `member` are NUL-terminated strings; `out` is
+// valid for a write.
+PolyarchStatus polyarch_set_contains(const PolyarchReplica *r,
+                                     const char *doc,
+                                     const char *path,
+                                     const char *member,
+                                     bool *out);
+
+// Edits the collaborative text at `path`: at character `pos` (counted in Unicode code
+// points), deletes `delete_count` characters, then inserts `insert` (NULL inserts nothing).
+// The text, and missing maps above it, are created when missing. Concurrent splices on
+// other replicas interleave; none is lost. A range past the end fails with code
+// `MODEL_INDEX_OUT_OF_RANGE`.
+//
+// # Safety
+// `r` is a live replica; `doc` and `path` are NUL-terminated strings; `insert` is NULL or a
+// NUL-terminated string.
+PolyarchStatus polyarch_text_splice(const PolyarchReplica *r,
+                                    const char *doc,
+                                    const char *path,
+                                    size_t pos,
+                                    size_t delete_count,
+                                    const char *insert);
+
+// The collaborative text at `path` (empty when nothing is there): `*out` receives a string
+// to free with `polyarch_string_free`.
+//
+// # Safety
+// `r` is a live replica; `doc` and `path` are NUL-terminated strings; `out` is valid for a
+// write.
+PolyarchStatus polyarch_text_value(const PolyarchReplica *r,
+                                   const char *doc,
+                                   const char *path,
+                                   char **out);
 
 // Frees a string this library returned. NULL is allowed.
 //
@@ -111,61 +264,12 @@ PolyarchStatus polyarch_replica_export_image(const PolyarchReplica *r, uint8_t *
 // is running.
 void polyarch_replica_free(PolyarchReplica *r);
 
-// Sets the register at `path` in `doc` to a string (a concurrent set by another device keeps
-// both values as a conflict; setting again resolves it).
-//
-// # Safety
-// `r` is a live replica; `doc`, `path` and `value` are NUL-terminated strings.
-PolyarchStatus polyarch_register_set_string(const PolyarchReplica *r,
-                                            const char *doc,
-                                            const char *path,
-                                            const char *value);
-
-// Sets the register at `path` in `doc` to an integer.
-//
-// # Safety
-// `r` is a live replica; `doc` and `path` are NUL-terminated strings.
-PolyarchStatus polyarch_register_set_int(const PolyarchReplica *r,
-                                         const char *doc,
-                                         const char *path,
-                                         int64_t value);
-
-// Adds `member` to the set (add wins over a concurrent remove).
-//
-// # Safety
-// `r` is a live replica; `doc`, `path` and `member` are NUL-terminated strings.
-PolyarchStatus polyarch_set_add(const PolyarchReplica *r,
-                                const char *doc,
-                                const char *path,
-                                const char *member);
-
-// Adds `by` (negative to subtract) to the counter at `path`; concurrent increments sum.
-//
-// # Safety
-// `r` is a live replica; `doc` and `path` are NUL-terminated strings.
-PolyarchStatus polyarch_counter_increment(const PolyarchReplica *r,
-                                          const char *doc,
-                                          const char *path,
-                                          int64_t by);
-
 // The whole document as JSON (registers in conflict show their winner): `*out` receives a
 // string to free with `polyarch_string_free`. A missing document fails with `NO_SUCH_DOC`.
 //
 // # Safety
 // `r` is a live replica; `doc` is a NUL-terminated string; `out` is valid for a write.
 PolyarchStatus polyarch_doc_to_json(const PolyarchReplica *r, const char *doc, char **out);
-
-// Every concurrent value of the register at `path`, winner first, as a JSON array of
-// `{"type": ..., "value": ...}` (more than one element means a conflict): `*out` receives a
-// string to free with `polyarch_string_free`.
-//
-// # Safety
-// `r` is a live replica; `doc` and `path` are NUL-terminated strings; `out` is valid for a
-// write.
-PolyarchStatus polyarch_register_conflicts_json(const PolyarchReplica *r,
-                                                const char *doc,
-                                                const char *path,
-                                                char **out);
 
 // A new session; `token` (NULL for none) is the access token to present to a relay. Returns
 // NULL only if `token` is not UTF-8. Free with `polyarch_session_free`.

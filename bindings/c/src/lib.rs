@@ -3,7 +3,8 @@
 //! `tests/header.rs`). The header's preamble states the conventions: status codes and the
 //! last error, who frees what, threads, and paths.
 //!
-//! - `replica.rs`: a replica (file, memory or image), typed edits, reads as JSON.
+//! - `replica.rs`: a replica (file, memory or image), the whole document as JSON.
+//! - `crdt.rs`: the typed CRDTs at a path: registers (conflicts kept), counters, sets, text.
 //! - `session.rs`: the sans-IO sync protocol; the caller moves the frames.
 //! - `status.rs`: status codes, the per-thread last error, and the panic guard around every
 //!   call (a panic never unwinds into C).
@@ -13,6 +14,7 @@
 // came from this library and is not used after being freed) is stated in the header.
 #![allow(clippy::missing_safety_doc)]
 
+mod crdt;
 mod memory;
 mod replica;
 mod session;

@@ -51,9 +51,18 @@ pub(crate) unsafe fn put<T>(out: *mut T, value: T, what: &str) -> Result<(), Fai
     Ok(())
 }
 
-/// Hands a string to C; the caller frees it with [`polyarch_string_free`].
-pub(crate) fn give_string(s: &str) -> *mut c_char {
-    c_string(s).into_raw()
+/// Hands a string to C through `out`; the caller frees it with [`polyarch_string_free`].
+/// Nothing is allocated when `out` is NULL.
+///
+/// # Safety
+/// `out` is NULL or valid for a write.
+pub(crate) unsafe fn put_string(out: *mut *mut c_char, s: &str) -> Result<(), Failure> {
+    if out.is_null() {
+        return Err(Failure::invalid("out is NULL"));
+    }
+    // SAFETY: not NULL, and the caller promises it is valid for writes.
+    unsafe { out.write(c_string(s).into_raw()) };
+    Ok(())
 }
 
 /// Hands bytes to C; the caller frees them with [`polyarch_bytes_free`] and the same length.
@@ -70,7 +79,7 @@ pub(crate) fn give_bytes(bytes: Vec<u8>) -> (*mut u8, usize) {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn polyarch_string_free(s: *mut c_char) {
     if !s.is_null() {
-        // SAFETY: made by `CString::into_raw` in `give_string`, freed once.
+        // SAFETY: made by `CString::into_raw` in `put_string`, freed once.
         drop(unsafe { CString::from_raw(s) });
     }
 }

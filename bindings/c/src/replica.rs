@@ -1,12 +1,13 @@
-//! `PolyarchReplica`: one device's replica, its typed edits and its reads.
+//! `PolyarchReplica`: one device's replica: opening, images, the whole document as JSON, and
+//! the plumbing the typed edits and reads (`crdt.rs`) share.
 
 use std::ffi::c_char;
 use std::path::Path as FsPath;
 use std::sync::{Mutex, MutexGuard};
 
-use polyarch::{ModelError, Path, Repo, RepoConfig, Tx};
+use polyarch::{DocView, ModelError, Path, Repo, RepoConfig, Tx};
 
-use crate::memory::{borrow_bytes, borrow_str, give_bytes, give_string, put};
+use crate::memory::{borrow_bytes, borrow_str, give_bytes, put, put_string};
 use crate::status::{Failure, PolyarchStatus, guard};
 
 /// A replica: opened with `polyarch_replica_open` or `polyarch_replica_from_image`, freed with
@@ -58,16 +59,15 @@ fn path(text: &str) -> Result<Path, Failure> {
     Ok(Path::from(text.split('/').collect::<Vec<_>>().as_slice()))
 }
 
-/// Makes one change to `doc` at `path` from C arguments.
+/// The replica, document id and path of a typed edit or read, from C arguments.
 ///
 /// # Safety
-/// As for every exported edit: `r` a live replica, `doc` and `path` NUL-terminated strings.
-unsafe fn change(
+/// `r` is NULL or a live replica; `doc` and `at` are NULL or NUL-terminated strings.
+unsafe fn target<'a>(
     r: *const PolyarchReplica,
     doc: *const c_char,
     at: *const c_char,
-    f: impl FnOnce(&mut Tx<'_>, Path) -> Result<(), ModelError>,
-) -> Result<(), Failure> {
+) -> Result<(&'a PolyarchReplica, &'a str, Path), Failure> {
     // SAFETY: forwarded from the caller's contract.
     let (r, doc, at) = unsafe {
         (
@@ -76,9 +76,38 @@ unsafe fn change(
             borrow_str(at, "the path")?,
         )
     };
-    let at = path(at)?;
+    Ok((r, doc, path(at)?))
+}
+
+/// Makes one change to `doc` at `path` from C arguments.
+///
+/// # Safety
+/// As for every exported edit: `r` a live replica, `doc` and `at` NUL-terminated strings.
+pub(crate) unsafe fn change(
+    r: *const PolyarchReplica,
+    doc: *const c_char,
+    at: *const c_char,
+    f: impl FnOnce(&mut Tx<'_>, Path) -> Result<(), ModelError>,
+) -> Result<(), Failure> {
+    // SAFETY: forwarded from the caller's contract.
+    let (r, doc, at) = unsafe { target(r, doc, at)? };
     r.lock()?.change(doc, |tx| f(tx, at))?;
     Ok(())
+}
+
+/// Reads `doc` at `path` from C arguments. A missing document fails with `NO_SUCH_DOC`.
+///
+/// # Safety
+/// As for every exported read: `r` a live replica, `doc` and `at` NUL-terminated strings.
+pub(crate) unsafe fn read<T>(
+    r: *const PolyarchReplica,
+    doc: *const c_char,
+    at: *const c_char,
+    f: impl FnOnce(&DocView<'_>, Path) -> Result<T, ModelError>,
+) -> Result<T, Failure> {
+    // SAFETY: forwarded from the caller's contract.
+    let (r, doc, at) = unsafe { target(r, doc, at)? };
+    Ok(r.lock()?.view(doc, |d| f(d, at))??)
 }
 
 /// Opens the replica stored in the SQLite file at `path` (created if missing), or a new one in
@@ -179,77 +208,6 @@ pub unsafe extern "C" fn polyarch_replica_free(r: *mut PolyarchReplica) {
     }
 }
 
-/// Sets the register at `path` in `doc` to a string (a concurrent set by another device keeps
-/// both values as a conflict; setting again resolves it).
-///
-/// # Safety
-/// `r` is a live replica; `doc`, `path` and `value` are NUL-terminated strings.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn polyarch_register_set_string(
-    r: *const PolyarchReplica,
-    doc: *const c_char,
-    path: *const c_char,
-    value: *const c_char,
-) -> PolyarchStatus {
-    guard(|| {
-        // SAFETY: the caller promises NUL-terminated strings and a live replica.
-        unsafe {
-            let value = borrow_str(value, "the value")?;
-            change(r, doc, path, |tx, at| tx.register(at).set(value))
-        }
-    })
-}
-
-/// Sets the register at `path` in `doc` to an integer.
-///
-/// # Safety
-/// `r` is a live replica; `doc` and `path` are NUL-terminated strings.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn polyarch_register_set_int(
-    r: *const PolyarchReplica,
-    doc: *const c_char,
-    path: *const c_char,
-    value: i64,
-) -> PolyarchStatus {
-    // SAFETY: forwarded from the caller's contract.
-    guard(|| unsafe { change(r, doc, path, |tx, at| tx.register(at).set(value)) })
-}
-
-/// Adds `member` to the set (add wins over a concurrent remove).
-///
-/// # Safety
-/// `r` is a live replica; `doc`, `path` and `member` are NUL-terminated strings.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn polyarch_set_add(
-    r: *const PolyarchReplica,
-    doc: *const c_char,
-    path: *const c_char,
-    member: *const c_char,
-) -> PolyarchStatus {
-    guard(|| {
-        // SAFETY: the caller promises NUL-terminated strings and a live replica.
-        unsafe {
-            let member = borrow_str(member, "the member")?;
-            change(r, doc, path, |tx, at| tx.set(at).add(member))
-        }
-    })
-}
-
-/// Adds `by` (negative to subtract) to the counter at `path`; concurrent increments sum.
-///
-/// # Safety
-/// `r` is a live replica; `doc` and `path` are NUL-terminated strings.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn polyarch_counter_increment(
-    r: *const PolyarchReplica,
-    doc: *const c_char,
-    path: *const c_char,
-    by: i64,
-) -> PolyarchStatus {
-    // SAFETY: forwarded from the caller's contract.
-    guard(|| unsafe { change(r, doc, path, |tx, at| tx.counter(at).increment(by)) })
-}
-
 /// The whole document as JSON (registers in conflict show their winner): `*out` receives a
 /// string to free with `polyarch_string_free`. A missing document fails with `NO_SUCH_DOC`.
 ///
@@ -264,46 +222,8 @@ pub unsafe extern "C" fn polyarch_doc_to_json(
     guard(|| {
         // SAFETY: the caller promises a live replica and a NUL-terminated string.
         let (r, doc) = unsafe { (replica(r)?, borrow_str(doc, "the document id")?) };
-        if out.is_null() {
-            return Err(Failure::invalid("out is NULL"));
-        }
         let json = r.lock()?.to_json(doc)?.to_string();
-        // SAFETY: checked non-NULL; the caller promises it is valid for a write.
-        unsafe { put(out, give_string(&json), "out") }
-    })
-}
-
-/// Every concurrent value of the register at `path`, winner first, as a JSON array of
-/// `{"type": ..., "value": ...}` (more than one element means a conflict): `*out` receives a
-/// string to free with `polyarch_string_free`.
-///
-/// # Safety
-/// `r` is a live replica; `doc` and `path` are NUL-terminated strings; `out` is valid for a
-/// write.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn polyarch_register_conflicts_json(
-    r: *const PolyarchReplica,
-    doc: *const c_char,
-    path: *const c_char,
-    out: *mut *mut c_char,
-) -> PolyarchStatus {
-    guard(|| {
-        // SAFETY: the caller promises a live replica and NUL-terminated strings.
-        let (r, doc, at) = unsafe {
-            (
-                replica(r)?,
-                borrow_str(doc, "the document id")?,
-                borrow_str(path, "the path")?,
-            )
-        };
-        if out.is_null() {
-            return Err(Failure::invalid("out is NULL"));
-        }
-        let at = self::path(at)?;
-        let values = r.lock()?.view(doc, |d| d.register(at).conflicts())??;
-        let json = serde_json::to_string(&values)
-            .map_err(|e| Failure::invalid(format!("a value cannot be written as JSON: {e}")))?;
-        // SAFETY: checked non-NULL; the caller promises it is valid for a write.
-        unsafe { put(out, give_string(&json), "out") }
+        // SAFETY: the caller promises `out` is NULL or valid for a write.
+        unsafe { put_string(out, &json) }
     })
 }
