@@ -1,9 +1,13 @@
 /*
  * Two replicas in two files edit offline, sync by passing frames in memory, and converge; a
- * concurrent register edit shows as a conflict; a bad frame fails cleanly; an image round
- * trips. Built against include/polyarch.h and run under valgrind by `cargo xtask test`
- * (xtask/src/suites/native.rs). Usage: sync_two_replicas DIR (an existing, empty directory).
+ * concurrent register edit shows as a conflict and is resolved; both type into one text at
+ * once; a set member is removed; typed reads agree after sync; bad arguments and a bad frame
+ * fail cleanly; an image round trips. Built against include/polyarch.h and run under valgrind
+ * by `cargo xtask test` (xtask/src/suites/native.rs). Usage: sync_two_replicas DIR (an
+ * existing, empty directory).
  */
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +29,17 @@
             fprintf(stderr, "%s:%d: expected %s\n", __FILE__, __LINE__, #cond);              \
             exit(1);                                                                         \
         }                                                                                    \
+    } while (0)
+
+/* Checks that a string handed out by the library equals `want`, then frees it. */
+#define EXPECT_STRING(got, want)                                                             \
+    do {                                                                                     \
+        char *got_ = (got);                                                                  \
+        if (strcmp(got_, (want)) != 0) {                                                     \
+            fprintf(stderr, "%s:%d: got %s, want %s\n", __FILE__, __LINE__, got_, (want));   \
+            exit(1);                                                                         \
+        }                                                                                    \
+        polyarch_string_free(got_);                                                          \
     } while (0)
 
 /* Frames in flight towards one side: a list of PolyarchFrames batches. */
@@ -84,6 +99,91 @@ static char *json(PolyarchReplica *r, const char *doc) {
     return out;
 }
 
+static char *text(PolyarchReplica *r, const char *path) {
+    char *out = NULL;
+    CHECK(polyarch_text_value(r, "cal", path, &out));
+    return out;
+}
+
+static char *register_get(PolyarchReplica *r, const char *path) {
+    char *out = NULL;
+    CHECK(polyarch_register_get_json(r, "cal", path, &out));
+    return out;
+}
+
+static char *members(PolyarchReplica *r, const char *path) {
+    char *out = NULL;
+    CHECK(polyarch_set_members_json(r, "cal", path, &out));
+    return out;
+}
+
+/* After concurrent typing, a removal, a decrement and a resolved conflict, both replicas
+ * read the same typed values. */
+static void edit_concurrently_then_agree(PolyarchReplica *laptop, PolyarchReplica *phone) {
+    CHECK(polyarch_text_splice(laptop, "cal", "events/e1/notes", 0, 0, "Agenda"));
+    sync_pair(laptop, phone);
+    /* The laptop appends; the phone prefixes and lowercases the first letter. */
+    CHECK(polyarch_text_splice(laptop, "cal", "events/e1/notes", 6, 0, ": ship it"));
+    CHECK(polyarch_text_splice(phone, "cal", "events/e1/notes", 0, 0, "Q3 "));
+    CHECK(polyarch_text_splice(phone, "cal", "events/e1/notes", 3, 1, "a"));
+    /* Positions count characters, not bytes. */
+    CHECK(polyarch_text_splice(phone, "cal", "events/e1/mood", 0, 0, "na\xc3\xafve"));
+    CHECK(polyarch_text_splice(phone, "cal", "events/e1/mood", 5, 0, "!"));
+    CHECK(polyarch_set_remove(phone, "cal", "events/e1/guests", "ada"));
+    CHECK(polyarch_counter_increment(laptop, "cal", "events/e1/rsvp", -1));
+    /* Resolve the title conflict by writing back the value chosen from the conflicts. */
+    CHECK(polyarch_register_set_json(laptop, "cal", "events/e1/title",
+                                     "{\"type\":\"str\",\"value\":\"Daily\"}"));
+
+    sync_pair(laptop, phone);
+
+    PolyarchReplica *both[] = {laptop, phone};
+    for (size_t i = 0; i < 2; i++) {
+        PolyarchReplica *r = both[i];
+        EXPECT_STRING(text(r, "events/e1/notes"), "Q3 agenda: ship it");
+        EXPECT_STRING(text(r, "events/e1/mood"), "na\xc3\xafve!");
+        EXPECT_STRING(text(r, "events/e1/none"), "");
+        EXPECT_STRING(members(r, "events/e1/guests"), "[\"grace\"]");
+        bool found = true;
+        CHECK(polyarch_set_contains(r, "cal", "events/e1/guests", "ada", &found));
+        EXPECT(!found);
+        int64_t rsvp = 0;
+        CHECK(polyarch_counter_value(r, "cal", "events/e1/rsvp", &rsvp));
+        EXPECT(rsvp == 4);
+        EXPECT_STRING(register_get(r, "events/e1/title"),
+                      "{\"type\":\"str\",\"value\":\"Daily\"}");
+        EXPECT_STRING(register_get(r, "events/e1/room"), "{\"type\":\"int\",\"value\":101}");
+        EXPECT_STRING(register_get(r, "events/e1/never"), "null");
+        char *conflicts = NULL;
+        CHECK(polyarch_register_conflicts_json(r, "cal", "events/e1/title", &conflicts));
+        EXPECT_STRING(conflicts, "[{\"type\":\"str\",\"value\":\"Daily\"}]");
+    }
+    char *ja = json(laptop, "cal"), *jb = json(phone, "cal");
+    EXPECT(strcmp(ja, jb) == 0);
+    printf("typed edits converged: %s\n", ja);
+    polyarch_string_free(ja);
+    polyarch_string_free(jb);
+
+    /* Mistakes fail with a status and a code, never a crash. */
+    EXPECT(polyarch_text_splice(laptop, "cal", "events/e1/notes", 99, 1, NULL) ==
+           POLYARCH_STATUS_FAILED);
+    EXPECT(strcmp(polyarch_last_error_code(), "MODEL_INDEX_OUT_OF_RANGE") == 0);
+    EXPECT(polyarch_text_splice(NULL, "cal", "events/e1/notes", 0, 0, "x") ==
+           POLYARCH_STATUS_INVALID_ARGUMENT);
+    EXPECT(polyarch_counter_value(laptop, "cal", "events/e1/rsvp", NULL) ==
+           POLYARCH_STATUS_INVALID_ARGUMENT);
+    EXPECT(polyarch_set_members_json(laptop, "cal", NULL, NULL) ==
+           POLYARCH_STATUS_INVALID_ARGUMENT);
+    EXPECT(polyarch_register_set_json(laptop, "cal", "events/e1/title", "\"Daily\"") ==
+           POLYARCH_STATUS_INVALID_ARGUMENT);
+    EXPECT(polyarch_counter_value(laptop, "cal", "events/e1/title", &(int64_t){0}) ==
+           POLYARCH_STATUS_FAILED);
+    EXPECT(strcmp(polyarch_last_error_code(), "MODEL_TYPE_MISMATCH") == 0);
+    /* Deleting with a NULL insert works. */
+    CHECK(polyarch_text_splice(laptop, "cal", "events/e1/notes", 9, 9, NULL));
+    EXPECT_STRING(text(laptop, "events/e1/notes"), "Q3 agenda");
+}
+
 int main(int argc, char **argv) {
     if (argc != 2) {
         fprintf(stderr, "usage: %s DIR\n", argv[0]);
@@ -121,6 +221,8 @@ int main(int argc, char **argv) {
     EXPECT(strstr(conflicts, "Standup") && strstr(conflicts, "Daily"));
     printf("conflict kept: %s\n", conflicts);
     polyarch_string_free(conflicts);
+
+    edit_concurrently_then_agree(laptop, phone);
 
     /* A bad frame is refused with a code, and the replica still works. */
     PolyarchSession *s = polyarch_session_new(NULL);
