@@ -81,12 +81,22 @@ pub fn cargo(root: &Path) -> Command {
     cmd
 }
 
-/// Builds the workspace binary `name` (`--all-features`, as the tests build, so the artifacts
-/// are shared) and returns the executable's path (from cargo's own report).
+/// `cargo build` with the package and feature selection every build of `cargo xtask` uses
+/// (`--workspace --all-features`): features then unify the same way in each, so whatever one
+/// build compiled the next reuses. (`-p` or a build from the root package alone resolves
+/// features differently, and recompiles ~45 dependencies.)
+pub fn cargo_build(root: &Path) -> Command {
+    let mut cmd = cargo(root);
+    cmd.args(["build", "--workspace", "--all-features"]);
+    cmd
+}
+
+/// Builds the workspace binary `name` (through [`cargo_build`], so the artifacts are shared
+/// with the tests' build) and returns the executable's path (from cargo's own report).
 pub fn cargo_bin(root: &Path, name: &str) -> Result<PathBuf> {
     let out = stdout(
-        cargo(root)
-            .args(["build", "--all-features", "--bin", name])
+        cargo_build(root)
+            .args(["--bin", name])
             .args(["--message-format=json-render-diagnostics"]),
     )?;
     out.lines()

@@ -1,28 +1,22 @@
-//! The benchmarks compile and link (in the dev profile, whose dependencies the test build
-//! shares: `cargo bench --no-run` would build everything again with LTO, for no extra check);
-//! running them is `cargo xtask bench`.
+//! The whole workspace builds, every target (libraries, binaries, tests, benchmarks, examples),
+//! in the dev profile: this proves the benchmarks compile and link (`cargo bench --no-run` would
+//! build everything again with LTO, for no extra check; running them is `cargo xtask bench`),
+//! and it is the build every later step reuses: the relay and CLI binaries, the native
+//! bindings, the doc tests and nextest find their artifacts fresh.
 
 use anyhow::Result;
 
 use super::Ctx;
 use crate::step::{self, Steps};
 
-/// `cargo build --workspace --benches --all-features`, when there is a `benches/` directory.
+/// `cargo build --workspace --all-features --all-targets`.
 pub fn compile(ctx: &Ctx, steps: &mut Steps) -> Result<()> {
-    const NAME: &str = "benches compile";
+    const NAME: &str = "build: all targets (benches too)";
     if ctx.quick {
         steps.skip(NAME, "--quick");
-    } else if !ctx.root.join("benches").is_dir() {
-        steps.skip(NAME, "no benches/ directory");
-    } else {
-        steps.run(NAME, || {
-            step::run(step::cargo(&ctx.root).args([
-                "build",
-                "--workspace",
-                "--benches",
-                "--all-features",
-            ]))
-        })?;
+        return Ok(());
     }
-    Ok(())
+    steps.run(NAME, || {
+        step::run(step::cargo_build(&ctx.root).arg("--all-targets"))
+    })
 }

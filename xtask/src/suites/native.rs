@@ -36,16 +36,9 @@ const JNA_JAR: &str = "/usr/share/java/jna.jar";
 /// Build the bindings and run the C, Python and Kotlin tests.
 pub fn run(ctx: &Ctx, steps: &mut Steps) -> Result<()> {
     let target = steps.run("native bindings: build (debug, all features)", || {
-        step::run(step::cargo(&ctx.root).args([
-            "build",
-            "--all-features",
-            "-p",
-            "polyarch",
-            "-p",
-            "polyarch-c",
-            "-p",
-            "polyarch-uniffi",
-        ]))?;
+        // Libraries and binaries of the whole workspace (the relay for the Python tests, the
+        // bindgen), as the shared build selects them: nothing is compiled twice.
+        step::run(step::cargo_build(&ctx.root).args(["--lib", "--bins"]))?;
         step::target_dir(&ctx.root)
     })?;
     let debug = target.join("debug");
