@@ -31,6 +31,12 @@ pub enum Error {
         /// The document asked for.
         doc: DocId,
     },
+    /// A [`crate::RepoConfig::lease`] that cannot be used here, or a claim without one.
+    #[error("invalid lease: {why}")]
+    InvalidLease {
+        /// What is wrong, and what to do instead.
+        why: &'static str,
+    },
 }
 
 impl Error {
@@ -41,6 +47,7 @@ impl Error {
     pub fn code(&self) -> String {
         let (layer, inner) = match self {
             Error::NoSuchDoc { .. } => return "NO_SUCH_DOC".into(),
+            Error::InvalidLease { .. } => return "INVALID_LEASE".into(),
             Error::Id(i) => ("ID", format!("{i:?}")),
             Error::Model(m) => ("MODEL", format!("{m:?}")),
             Error::Store(s) => ("STORE", format!("{s:?}")),

@@ -2,6 +2,9 @@
 
 use std::time::Duration;
 
+use automerge::ActorId;
+
+use crate::DeviceId;
 use crate::model::TextUnits;
 use crate::store::StoreOptions;
 
@@ -47,6 +50,28 @@ pub struct RepoConfig {
     pub max_pending_bytes: usize,
     /// A label shown to peers (a host name, "relay").
     pub label: String,
+    /// An identity an in-memory replica takes over from the replicas that held it before
+    /// (a browser tab slot): `None` (the default) makes a new one. In-memory replicas only
+    /// ([`super::Repo::in_memory`]); the other constructors refuse it.
+    pub lease: Option<Lease>,
+}
+
+/// An identity leased by an in-memory replica that stands for a long-lived writer, so that
+/// short-lived replicas (page loads) do not each add a new device to their peers' tables and a
+/// new actor to the documents they write.
+///
+/// The leased actor wrote before, in earlier replicas: its next sequence number in a document
+/// is safe to hand out only where this replica holds every change it ever made to that
+/// document. So the replica writes a document as the leased actor only after the host claims
+/// it for that document ([`super::Repo::claim_actor`]); until then it writes as its own new
+/// actor. Two replicas must never hold one lease at once (the npm package leases tab slots
+/// with Web Locks).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    /// The device id this replica presents to its peers.
+    pub device: DeviceId,
+    /// The actor to write as where claimed: 1 to 64 bytes (the longest a version token names).
+    pub actor: ActorId,
 }
 
 impl Default for RepoConfig {
@@ -58,6 +83,7 @@ impl Default for RepoConfig {
             max_pending_changes: 10_000,
             max_pending_bytes: 64 << 20,
             label: String::new(),
+            lease: None,
         }
     }
 }

@@ -4,6 +4,7 @@
 mod config;
 mod events;
 mod host;
+mod lease;
 mod pending;
 mod status;
 
@@ -17,11 +18,12 @@ use crate::model::{Doc, DocView, LocalChange, ModelError, Tx};
 use crate::store::{NewEntry, Store};
 use crate::{DeviceId, DocId, Epoch, Error, IntoDocId, VersionVector};
 
-pub use config::{Durability, RepoConfig};
+pub use config::{Durability, Lease, RepoConfig};
 pub use events::{DocEvent, Origin, SubscriptionId};
 pub use status::{DocStatus, PeerStatus, ReceiptStatus, ReplicationStatus};
 
 use events::Subscribers;
+use lease::LeasedActor;
 use pending::Pending;
 
 /// Proof that a local change was made, and how far it has travelled.
@@ -70,6 +72,8 @@ pub struct Repo {
     /// first local write after opening one switches to a new actor (as Yjs takes a new client
     /// id per session).
     actor_is_fresh: bool,
+    /// The actor leased through [`RepoConfig::lease`], written as where claimed.
+    lease: Option<LeasedActor>,
 }
 
 impl std::fmt::Debug for Repo {
@@ -85,6 +89,7 @@ impl std::fmt::Debug for Repo {
 impl Repo {
     /// Opens the replica stored in the SQLite file at `path`, creating it if missing.
     pub fn open(path: impl AsRef<FsPath>, config: RepoConfig) -> Result<Self, Error> {
+        refuse_lease(&config)?;
         let store = Store::open(path.as_ref(), &config.store)?;
         let mut repo = Self::with_store(store, config);
         // A store that never logged anything cannot have handed out sequence numbers.
@@ -92,10 +97,20 @@ impl Repo {
         Ok(repo)
     }
 
-    /// A replica in memory, for tests: gone when dropped.
+    /// A replica in memory (for tests, or a page's view of a replica kept elsewhere): gone
+    /// when dropped. With [`RepoConfig::lease`] it presents the leased device id and writes as
+    /// the leased actor where [claimed](Self::claim_actor); fails with
+    /// [`Error::InvalidLease`] for an actor that is empty or longer than 64 bytes.
     pub fn in_memory(config: RepoConfig) -> Result<Self, Error> {
-        let store = Store::open_in_memory(&config.store)?;
-        Ok(Self::with_store(store, config))
+        let lease = config.lease.as_ref().map(|l| LeasedActor::new(&l.actor));
+        let lease = lease.transpose()?;
+        let store = match &config.lease {
+            Some(l) => Store::open_in_memory_as(&config.store, l.device)?,
+            None => Store::open_in_memory(&config.store)?,
+        };
+        let mut repo = Self::with_store(store, config);
+        repo.lease = lease;
+        Ok(repo)
     }
 
     /// Opens a replica from an image made by [`export_image`](Self::export_image), on any
@@ -113,6 +128,7 @@ impl Repo {
         path: Option<&FsPath>,
         config: RepoConfig,
     ) -> Result<Self, Error> {
+        refuse_lease(&config)?;
         let store = Store::open_image(image, path, &config.store)?;
         Ok(Self::with_store(store, config))
     }
@@ -138,6 +154,7 @@ impl Repo {
             subscribers: Subscribers::default(),
             actor,
             actor_is_fresh: true,
+            lease: None,
         }
     }
 
@@ -151,7 +168,8 @@ impl Repo {
         self.store.meta().epoch
     }
 
-    /// The automerge actor this device writes as.
+    /// The automerge actor this device writes as (where no leased actor is claimed, see
+    /// [`actor_for`](Self::actor_for)).
     pub fn actor(&self) -> &ActorId {
         &self.actor
     }
@@ -254,6 +272,8 @@ impl Repo {
     pub(crate) fn rotate_actor(&mut self) -> Result<(), Error> {
         self.flush()?;
         let actor = self.store.rotate_actor()?;
+        // The leased actor's history here can no longer be vouched for either.
+        self.lease = None;
         for doc in self.docs.values_mut() {
             doc.inner.set_actor(actor.clone());
         }
@@ -454,7 +474,7 @@ impl Repo {
         Ok(Some(Doc::load(
             stored.snapshot.as_deref(),
             &tail,
-            self.actor.clone(),
+            self.actor_for(id).clone(),
             self.config.text_units,
         )?))
     }
@@ -463,13 +483,24 @@ impl Repo {
         if !self.docs.contains_key(id) {
             let doc = match self.load(id)? {
                 Some(doc) => doc,
-                None => Doc::new(self.actor.clone(), self.config.text_units),
+                None => Doc::new(self.actor_for(id).clone(), self.config.text_units),
             };
             self.docs.insert(id.clone(), doc);
         }
         self.docs
             .get_mut(id)
             .ok_or_else(|| Error::NoSuchDoc { doc: id.clone() })
+    }
+}
+
+/// A lease is for in-memory replicas only: a file or an image has its own lasting identity.
+fn refuse_lease(config: &RepoConfig) -> Result<(), Error> {
+    match config.lease {
+        Some(_) => Err(Error::InvalidLease {
+            why: "a lease applies to in-memory replicas only (Repo::in_memory): \
+                  open a file or an image without RepoConfig::lease",
+        }),
+        None => Ok(()),
     }
 }
 

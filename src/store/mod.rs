@@ -175,6 +175,22 @@ impl Store {
         Self::init(conn, None, options)
     }
 
+    /// A store in memory that presents itself to peers as `device`, an id it takes over from
+    /// earlier in-memory stores (see [`crate::Lease`]): gone when dropped. Its epoch is new, so
+    /// peers trust no cursor into an earlier store's log.
+    pub fn open_in_memory_as(options: &StoreOptions, device: DeviceId) -> Result<Self, StoreError> {
+        let mut store = Self::open_in_memory(options)?;
+        store
+            .conn
+            .execute(
+                "UPDATE meta SET device = ?1 WHERE id = 1",
+                params![device.as_bytes()],
+            )
+            .ctx("taking over the leased device id")?;
+        store.meta.device = device;
+        Ok(store)
+    }
+
     /// Configures the connection, checks what the file is, runs migrations and loads the meta.
     fn init(
         mut conn: Connection,
