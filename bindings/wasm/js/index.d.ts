@@ -51,6 +51,17 @@ export interface OpenOptions {
    * `INVALID_ARGUMENT`.
    */
   image?: Uint8Array;
+  /**
+   * With `actor`: a leased identity for an in-memory replica (a browser tab slot's), as 32
+   * hex digits. The replica presents this device id to its peers.
+   */
+  device?: string;
+  /**
+   * With `device`: the leased actor (2 to 128 hex digits). The replica writes as it only in
+   * documents passed to `claimActor`, as its own new actor elsewhere. Another storage or an
+   * `image` fails with `INVALID_LEASE`.
+   */
+  actor?: string;
 }
 
 /** Stable codes of `PolyarchError`: the bindings' own, then `<LAYER>_<VARIANT>` from the core. */
@@ -59,6 +70,7 @@ export type ErrorCode =
   | 'REPO_BUSY'
   | 'STORAGE_UNAVAILABLE'
   | 'CLOSED'
+  | 'INVALID_LEASE'
   | 'NO_SUCH_DOC'
   | 'ID_DOC_ID'
   | 'MODEL_TYPE_MISMATCH'
@@ -90,6 +102,15 @@ export class Repo {
   static open(options?: OpenOptions): Promise<Repo>;
   /** This device's id (hex). */
   readonly deviceId: string;
+  /**
+   * Writes as the leased actor (`Repo.open({ device, actor })`) in `docs` from now on (every
+   * document with null). Only once this replica holds every change that actor ever made to
+   * them (a completed sync, since the lease was taken, with a replica that holds them all):
+   * else the actor's sequence numbers are reused and the documents corrupted.
+   */
+  claimActor(docs: string[] | null): void;
+  /** The actors that wrote the document, each with its highest sequence number. */
+  actors(doc: string): Record<string, number>;
   /** The ids of every document. */
   docIds(): string[];
   /** Creates an empty document; returns whether it was new. */
@@ -327,8 +348,15 @@ export interface BrowserRepo
     | 'map' | 'list' | 'subscribe' | 'receiptStatus' | 'version' | 'hasCaughtUp' | 'status'
   > {
   readonly name: string;
-  /** This page's device id (one per page load). */
+  /** This page's device id: its tab slot's (see `slot`). */
   readonly deviceId: string;
+  /**
+   * The tab slot this page leased (0 for the first tab open, 1 for a second one at once, ...),
+   * or null where the slot's identity cannot be kept (no localStorage).
+   */
+  readonly slot: number | null;
+  /** The actors that wrote the document, each with its highest sequence number. */
+  actors(doc: string): Record<string, number>;
   /** This page's in-memory replica, for `SyncSession`s of your own. */
   readonly local: Repo;
   readonly role: BrowserSyncStatus['role'];

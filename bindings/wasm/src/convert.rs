@@ -1,7 +1,8 @@
 //! Conversions between JS values and polyarch's paths, values, receipts and JSON.
 
 use js_sys::{Array, Object, Reflect, Uint8Array};
-use polyarch::{Path, Receipt, Seg, Value};
+use polyarch::automerge::ActorId;
+use polyarch::{DeviceId, Lease, Path, Receipt, Seg, Value};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 
@@ -35,6 +36,47 @@ pub fn path(js: &JsValue) -> Result<Path, JsValue> {
 /// A document id from JS.
 pub fn doc_id(js: &str) -> Result<polyarch::DocId, JsValue> {
     polyarch::DocId::new(js).map_err(|e| error::core(e.into()))
+}
+
+/// Document ids from a JS array (`what` names the argument in errors).
+pub fn doc_ids(js: JsValue, what: &str) -> Result<Vec<polyarch::DocId>, JsValue> {
+    let docs: Array = js
+        .dyn_into()
+        .map_err(|_| error::invalid(format!("`{what}` to be an array of document ids")))?;
+    docs.iter()
+        .map(|d| {
+            d.as_string()
+                .ok_or_else(|| error::invalid(format!("`{what}` to hold strings")))
+                .and_then(|id| doc_id(&id))
+        })
+        .collect()
+}
+
+/// The lease in `Repo.open`'s options: `device` (32 hex digits) and `actor` (2 to 128 hex
+/// digits), both or neither.
+pub fn lease(options: &JsValue) -> Result<Option<Lease>, JsValue> {
+    let hex = |key: &str, what: &str| {
+        prop(options, key)
+            .map(|v| v.as_string().ok_or_else(|| error::invalid(what)))
+            .transpose()
+    };
+    const DEVICE: &str = "`device` to be 32 hex digits";
+    const ACTOR: &str = "`actor` to be 2 to 128 hex digits";
+    match (hex("device", DEVICE)?, hex("actor", ACTOR)?) {
+        (None, None) => Ok(None),
+        (Some(device), Some(actor)) => {
+            let device = DeviceId::from_hex(&device).map_err(|_| error::invalid(DEVICE))?;
+            let actor = actor
+                .parse::<ActorId>()
+                .ok()
+                .filter(|a| (1..=64).contains(&a.to_bytes().len()))
+                .ok_or_else(|| error::invalid(ACTOR))?;
+            Ok(Some(Lease { device, actor }))
+        }
+        _ => Err(error::invalid(
+            "`device` and `actor` together (a lease), or neither",
+        )),
+    }
 }
 
 /// A scalar from JS: string, boolean, number (integers stay integers), `null`, `Uint8Array`,

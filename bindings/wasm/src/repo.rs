@@ -6,6 +6,7 @@ use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 
 use js_sys::{Array, Function, Uint8Array};
+use polyarch::sync::Interest;
 use polyarch::{DocEvent, RepoConfig, SubscriptionId, TextUnits};
 use wasm_bindgen::prelude::*;
 
@@ -103,11 +104,16 @@ pub struct Repo {
 
 #[wasm_bindgen]
 impl Repo {
-    /// Opens a replica: `{ name, storage: "memory" | "opfs", image?, onError? }`. `"opfs"`
-    /// persists it with SQLite in the Origin Private File System and works only in a dedicated
-    /// Worker. `image` (a `Uint8Array` from [`export_image`](Self::export_image), here or in the
-    /// native library: the format is the same) opens a copy of that replica in memory, as a new
-    /// device; bytes that are not an image fail with `STORE_NOT_AN_IMAGE`.
+    /// Opens a replica: `{ name, storage: "memory" | "opfs", image?, device?, actor?, onError? }`.
+    /// `"opfs"` persists it with SQLite in the Origin Private File System and works only in a
+    /// dedicated Worker. `image` (a `Uint8Array` from [`export_image`](Self::export_image),
+    /// here or in the native library: the format is the same) opens a copy of that replica in
+    /// memory, as a new device; bytes that are not an image fail with `STORE_NOT_AN_IMAGE`.
+    ///
+    /// `device` and `actor` (hex) lease an identity for an in-memory replica (a browser tab
+    /// slot's): it presents that device id, and writes as that actor only in documents
+    /// [claimed](Self::claim_actor) (as its own new actor elsewhere). A lease on any other
+    /// replica fails with `INVALID_LEASE`; malformed ids with `INVALID_ARGUMENT`.
     pub async fn open(options: JsValue) -> Result<Repo, JsValue> {
         let name = convert::prop(&options, "name")
             .map(|n| {
@@ -134,6 +140,7 @@ impl Repo {
             label: convert::prop(&options, "label")
                 .and_then(|l| l.as_string())
                 .unwrap_or_default(),
+            lease: convert::lease(&options)?,
             ..RepoConfig::default()
         };
         let repo = storage::open(storage, &name, image.as_deref(), config).await?;
@@ -152,6 +159,38 @@ impl Repo {
     #[wasm_bindgen(getter, js_name = deviceId)]
     pub fn device_id(&self) -> Result<String, JsValue> {
         self.shared.with(|r| Ok(r.device_id().to_string()))
+    }
+
+    /// Writes as the leased actor (`Repo.open({ device, actor })`) from now on in `docs` (an
+    /// array of document ids), or in every document with `null`. Call it only once this
+    /// replica holds every change that actor ever made to them: after a completed sync with a
+    /// replica that holds them all, since the lease was taken (else the actor's sequence
+    /// numbers are handed out twice, which corrupts the documents). Fails with
+    /// `INVALID_LEASE` without a lease.
+    #[wasm_bindgen(js_name = claimActor)]
+    pub fn claim_actor(&self, docs: JsValue) -> Result<(), JsValue> {
+        let interest = if docs.is_null() || docs.is_undefined() {
+            Interest::All
+        } else {
+            Interest::Docs(convert::doc_ids(docs, "docs")?)
+        };
+        self.shared
+            .with(|r| r.claim_actor(&interest).map_err(error::core))
+    }
+
+    /// The actors that wrote the document, each with its highest sequence number:
+    /// `{ [actorHex]: seq }` (committed changes; an empty object for a document not here).
+    pub fn actors(&self, doc: &str) -> Result<JsValue, JsValue> {
+        let id = convert::doc_id(doc)?;
+        self.shared.with(|r| {
+            let version = r.version(id).map_err(error::core)?;
+            let obj = js_sys::Object::new();
+            for (actor, seq) in version.iter() {
+                let (k, v) = (actor.to_hex_string(), seq as f64);
+                let _ = js_sys::Reflect::set(&obj, &k.into(), &v.into());
+            }
+            Ok(obj.into())
+        })
     }
 
     /// The ids of every document in this replica.

@@ -39,18 +39,7 @@ impl SyncSession {
             config.token = token;
         }
         if let Some(docs) = convert::prop(&options, "docs") {
-            let docs: Array = docs
-                .dyn_into()
-                .map_err(|_| error::invalid("`docs` to be an array of document ids"))?;
-            let ids = docs
-                .iter()
-                .map(|d| {
-                    d.as_string()
-                        .ok_or_else(|| error::invalid("`docs` to hold strings"))
-                        .and_then(|id| convert::doc_id(&id))
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            config.interest = Interest::Docs(ids);
+            config.interest = Interest::Docs(convert::doc_ids(docs, "docs")?);
         }
         Ok(SyncSession {
             shared: repo.shared(),
