@@ -24,12 +24,18 @@
 // The relay connection is the device's, not the tab's: `connect` and `disconnect` are told to
 // every tab of the name (`relay-config`), so whichever tab owns the database next keeps to it.
 //
-// Actors: each page load's in-memory replica writes as a fresh automerge actor. An actor is
-// recorded in a document only by a change it makes, so page loads that only read add nothing;
-// every loaded page that writes adds one actor to the documents it writes. See the package
-// README ("Actor ids") for why the page does not write as the Worker's actor, and the bounded
-// scheme (actors leased per tab slot) this leaves for later.
+// Identity: a page leases the lowest free tab slot (`slots.js`, a Web Lock per slot) and opens
+// its in-memory replica with the slot's device id and actor, so the database meets as many
+// page devices, and documents hold as many page actors, as tabs were open at once. The slot's
+// actor wrote in earlier pages, so the replica writes a document as it only once it holds all
+// of that actor's changes to it: when a session with the owner reaches "in-sync", the page
+// claims the actor (`claimActor`) for the documents that session followed (every document,
+// or `docs`). That session began after the slot was taken, and the owner commits every change
+// before relaying it, so whatever the slot's earlier pages made that still exists anywhere was
+// in the database and is now in the page. Until then, and in documents the page does not
+// follow, it writes as its own new actor. See the package README ("Actor ids").
 import { Repo, SyncSession } from './common.js';
+import { leaseSlot } from './slots.js';
 
 /** How long `openBrowserRepo` waits for the first sync with the database owner. */
 const DEFAULT_TIMEOUT_MS = 20_000;
@@ -62,8 +68,16 @@ export async function openBrowserRepo(options = {}) {
       'openBrowserRepo needs Workers, BroadcastChannel and Web Locks (a browser page in a secure context)',
     );
   }
-  const local = await Repo.open({ name, storage: 'memory', label: options.label ?? 'tab', onError: options.onError });
-  const repo = new BrowserRepo(name, local, options);
+  const slot = await leaseSlot(name);
+  let local;
+  try {
+    const identity = slot ? { device: slot.identity.device, actor: slot.identity.actor } : {};
+    local = await Repo.open({ name, storage: 'memory', label: options.label ?? 'tab', onError: options.onError, ...identity });
+  } catch (e) {
+    slot?.release();
+    throw e;
+  }
+  const repo = new BrowserRepo(name, local, options, slot);
   try {
     await repo.whenSynced(options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
   } catch (e) {
@@ -102,10 +116,14 @@ export class BrowserRepo {
   #relayWaits = new Map(); // id -> { doc, token, resolve, reject }
   #relayWaitIds = 0;
   #docs = null; // the documents this page follows (null: all)
+  #sessionDocs = null; // the documents the current session follows (null: all)
+  #slot; // the leased tab slot, or null
+  #claimedBy = null; // the connection whose sync last claimed the slot's actor
 
-  constructor(name, local, options) {
+  constructor(name, local, options, slot) {
     this.#name = name;
     this.#local = local;
+    this.#slot = slot;
     this.#onError = options.onError;
     if (options.docs != null) this.#docs = [...options.docs];
     for (const method of DELEGATED) this[method] = local[method].bind(local);
@@ -136,9 +154,19 @@ export class BrowserRepo {
     return this.#local;
   }
 
-  /** This page's device id (a new one per page load). */
+  /** This page's device id: its tab slot's (a new one per page load without a slot). */
   get deviceId() {
     return this.#local.deviceId;
+  }
+
+  /** The tab slot this page leased (0 for the lowest), or `null` without one. */
+  get slot() {
+    return this.#slot?.index ?? null;
+  }
+
+  /** The actors that wrote the document, each with its highest sequence number. */
+  actors(doc) {
+    return this.#local.actors(doc);
   }
 
   /** `"owner"` when this tab's Worker holds the database, else `"follower"` (`"starting"` at first). */
@@ -263,6 +291,7 @@ export class BrowserRepo {
     globalThis.removeEventListener?.('pagehide', this.#onPageHide);
     this.#worker.terminate();
     this.#releaseTab();
+    this.#slot?.release();
     this.#channel.close();
     this.#session?.free();
     this.#session = null;
@@ -310,7 +339,8 @@ export class BrowserRepo {
     this.#session?.free();
     this.#owner = owner;
     this.#conn = `${this.#tab}:${++this.#connections}`;
-    this.#session = new SyncSession(this.#local, this.#docs ? { docs: this.#docs } : undefined);
+    this.#sessionDocs = this.#docs ? [...this.#docs] : null;
+    this.#session = new SyncSession(this.#local, this.#sessionDocs ? { docs: this.#sessionDocs } : undefined);
     if (this.#role === 'starting') this.#role = 'follower';
     this.#send(this.#session.start());
     this.#askForRelay();
@@ -380,9 +410,24 @@ export class BrowserRepo {
       this.#waiting = still;
     }
     if (this.#session?.state === 'in-sync') {
+      this.#claimActor();
       for (const w of this.#syncWaiters.splice(0)) w.resolve();
     }
     this.#emitStatus();
+  }
+
+  /**
+   * Once a session is in sync, the page holds every change of the slot's actor to the
+   * documents it follows (see the top of this file): write them as that actor from now on.
+   */
+  #claimActor() {
+    if (!this.#slot || this.#claimedBy === this.#conn || !this.#session.peer) return;
+    this.#claimedBy = this.#conn;
+    try {
+      if (this.#slot.vouchesFor(this.#session.peer)) this.#local.claimActor(this.#sessionDocs);
+    } catch (e) {
+      this.#report(e);
+    }
   }
 
   #emitStatus() {

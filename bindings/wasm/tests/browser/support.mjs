@@ -15,6 +15,7 @@ import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { extname, join, normalize, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { after, before } from 'node:test';
 import { chromium } from 'playwright-core';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
@@ -147,5 +148,37 @@ export async function until(page, predicate, arg, what, timeout = 15_000) {
     await page.waitForFunction(check, { src: predicate.toString(), arg }, { timeout, polling: 50 });
   } catch (e) {
     throw new Error(`timed out waiting for ${what}: ${e.message}\npage errors: ${page.errors.join('\n')}`);
+  }
+}
+
+/**
+ * For a test file: unpacks the package and serves it before the file's tests, and cleans up
+ * after them. Returns `{ url }` (valid once the tests run).
+ */
+export function servePackage() {
+  const served = { url: null };
+  let pkg;
+  let server;
+  before(async () => {
+    pkg = unpackPackage();
+    server = await serve(pkg.dir);
+    served.url = server.url;
+  });
+  after(async () => {
+    await server?.close();
+    pkg?.cleanup();
+  });
+  return served;
+}
+
+/** Runs `body(context)` in Chromium on a fresh profile, removed afterwards. */
+export async function withBrowser(body) {
+  const profile = tempDir('polyarch-profile-');
+  const context = await launch(profile);
+  try {
+    await body(context);
+  } finally {
+    await context.close();
+    rmSync(profile, { recursive: true, force: true });
   }
 }

@@ -1,32 +1,10 @@
 // Several tabs of one app: one tab's Worker owns the database, the others sync through it,
 // and when the owner tab closes another takes over without losing anything.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
-import { launch, openRepo, openTab, serve, tempDir, unpackPackage, until } from './support.mjs';
+import { openRepo, openTab, servePackage, until, withBrowser } from './support.mjs';
 
-let pkg;
-let server;
-before(async () => {
-  pkg = unpackPackage();
-  server = await serve(pkg.dir);
-});
-after(async () => {
-  await server?.close();
-  pkg?.cleanup();
-});
-
-/** Runs `body(context)` in a fresh browser profile. */
-async function withBrowser(body) {
-  const profile = tempDir('polyarch-profile-');
-  const context = await launch(profile);
-  try {
-    await body(context);
-  } finally {
-    await context.close();
-    rmSync(profile, { recursive: true, force: true });
-  }
-}
+const server = servePackage();
 
 const json = (page, doc) => page.evaluate((doc) => window.repo.toJSON(doc), doc);
 
