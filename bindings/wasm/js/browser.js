@@ -68,16 +68,22 @@ export async function openBrowserRepo(options = {}) {
       'openBrowserRepo needs Workers, BroadcastChannel and Web Locks (a browser page in a secure context)',
     );
   }
-  const slot = await leaseSlot(name);
+  // The Worker starts first: it loads and instantiates the wasm and opens the database while
+  // this page leases its slot and instantiates its own copy, instead of after (startup time).
+  const tab = crypto.randomUUID();
+  const worker = startWorker(name, tab);
+  let slot = null;
   let local;
   try {
+    slot = await leaseSlot(name);
     const identity = slot ? { device: slot.identity.device, actor: slot.identity.actor } : {};
     local = await Repo.open({ name, storage: 'memory', label: options.label ?? 'tab', onError: options.onError, ...identity });
   } catch (e) {
     slot?.release();
+    worker.terminate();
     throw e;
   }
-  const repo = new BrowserRepo(name, local, options, slot);
+  const repo = new BrowserRepo(name, local, options, slot, { tab, worker });
   try {
     await repo.whenSynced(options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
   } catch (e) {
@@ -87,12 +93,36 @@ export async function openBrowserRepo(options = {}) {
   return repo;
 }
 
+/**
+ * Starts this tab's dedicated Worker for the replica `name` and asks it to open the database.
+ * Until `attach(onMessage, onError)` is called, what the Worker posts is kept, then handed over
+ * in order (a message posted to a Worker with no listener yet would be lost).
+ */
+function startWorker(name, tab) {
+  const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module', name: `polyarch:${name}` });
+  let early = [];
+  worker.onmessage = (e) => early.push({ message: e.data });
+  worker.onerror = (e) => early.push({ error: e });
+  worker.postMessage({ kind: 'open', name, tab });
+  return {
+    terminate: () => worker.terminate(),
+    attach(onMessage, onError) {
+      worker.onmessage = (e) => onMessage(e.data);
+      worker.onerror = onError;
+      const kept = early;
+      early = [];
+      for (const k of kept) 'error' in k ? onError(k.error) : onMessage(k.message);
+      return worker;
+    },
+  };
+}
+
 /** A page's replica: synchronous reads and writes in memory, persisted by the owner Worker. */
 export class BrowserRepo {
   #name;
   #local;
   #onError;
-  #tab = crypto.randomUUID();
+  #tab;
   #channel;
   #worker;
   #owner = null;
@@ -120,8 +150,10 @@ export class BrowserRepo {
   #slot; // the leased tab slot, or null
   #claimedBy = null; // the connection whose sync last claimed the slot's actor
 
-  constructor(name, local, options, slot) {
+  /** Made by `openBrowserRepo`; `started` is the tab id and the Worker `startWorker` started. */
+  constructor(name, local, options, slot, started) {
     this.#name = name;
+    this.#tab = started.tab;
     this.#local = local;
     this.#slot = slot;
     this.#onError = options.onError;
@@ -132,10 +164,10 @@ export class BrowserRepo {
     });
     this.#channel = new BroadcastChannel(`polyarch:${name}`);
     this.#channel.onmessage = (e) => this.#onChannel(e.data);
-    this.#worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module', name: `polyarch:${name}` });
-    this.#worker.onmessage = (e) => this.#onWorker(e.data);
-    this.#worker.onerror = (e) => this.#fail(polyarchError('STORAGE_UNAVAILABLE', `the polyarch Worker failed: ${e.message ?? e}`));
-    this.#worker.postMessage({ kind: 'open', name, tab: this.#tab });
+    this.#worker = started.worker.attach(
+      (msg) => this.#onWorker(msg),
+      (e) => this.#fail(polyarchError('STORAGE_UNAVAILABLE', `the polyarch Worker failed: ${e.message ?? e}`)),
+    );
     // Held for this tab's lifetime: the owner drops sessions of tabs that vanished without a
     // word (a crash) when their lock is gone.
     navigator.locks.request(`polyarch:${name}:tab:${this.#tab}`, () => new Promise((release) => (this.#releaseTab = release)));
