@@ -8,9 +8,10 @@ use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use crate::sync::{Access, Session, SessionConfig, SessionStats};
-use crate::{Committed, DeviceId, IntoDocId, ModelError, Receipt, Repo, Tx};
+use crate::{Committed, DeviceId, DocId, IntoDocId, ModelError, Receipt, Repo, Tx};
 
 use super::drive::{Ended, Hooks, Shared, drive};
+use super::refusals::Refusals;
 use super::{ClientConfig, ClientError, ClientState};
 
 /// Keeps a [`Repo`] in sync with a relay (or a peer) over WebSocket. Create it inside a Tokio
@@ -25,7 +26,7 @@ pub struct SyncClient {
     kill: Arc<Notify>,
     error: Arc<Mutex<Option<String>>>,
     stats: Arc<Mutex<SessionStats>>,
-    refused: Arc<Mutex<Vec<String>>>,
+    refused: Arc<Mutex<Refusals>>,
     task: Option<JoinHandle<()>>,
 }
 
@@ -40,7 +41,7 @@ struct Task {
     kill: Arc<Notify>,
     error: Arc<Mutex<Option<String>>>,
     stats: Arc<Mutex<SessionStats>>,
-    refused: Arc<Mutex<Vec<String>>>,
+    refused: Arc<Mutex<Refusals>>,
 }
 
 /// The relay this replica met most recently, by label, and how far it acknowledged our log.
@@ -79,7 +80,7 @@ impl SyncClient {
         let kill = Arc::new(Notify::new());
         let error = Arc::new(Mutex::new(None));
         let stats = Arc::new(Mutex::new(SessionStats::default()));
-        let refused = Arc::new(Mutex::new(Vec::new()));
+        let refused = Arc::new(Mutex::new(Refusals::default()));
         let task = Task {
             stats: stats.clone(),
             refused: refused.clone(),
@@ -174,24 +175,54 @@ impl SyncClient {
     /// What the other side refused to store (changes to documents this connection may only
     /// read), as its messages, oldest first; kept across reconnections, at most
     /// [`MAX_REFUSALS_KEPT`](super::MAX_REFUSALS_KEPT). Those changes stay in the local
-    /// replica: a relay acknowledges the log around them, so check this before trusting an
-    /// acknowledgement for a document a token may not write.
+    /// replica. A relay acknowledges the log around them (the acknowledgement is a cursor and
+    /// cannot skip a hole), so [`acked`](Self::acked) alone does not say a change was stored:
+    /// [`wait_stored_by_relay`](Self::wait_stored_by_relay) and
+    /// [`stored_by_relay`](Self::stored_by_relay) take refusals into account.
     pub fn refused(&self) -> Vec<String> {
-        self.refused.lock().map(|r| r.clone()).unwrap_or_default()
+        self.refused
+            .lock()
+            .map(|r| r.messages())
+            .unwrap_or_default()
+    }
+
+    /// Whether the relay refused writes to `doc` through this client (its token may only
+    /// read it).
+    pub fn refuses(&self, doc: &DocId) -> bool {
+        self.refused.lock().map_or(true, |r| r.refuses(doc))
+    }
+
+    /// Whether the relay has durably stored the change behind `receipt` ("on the relay"):
+    /// it acknowledged our log past the change and did not refuse its document. Fails with
+    /// [`ClientError::NotCommitted`] for a change still waiting for its group commit.
+    pub fn stored_by_relay(&self, receipt: &Receipt) -> Result<bool, ClientError> {
+        let offset = receipt.offset.ok_or(ClientError::NotCommitted)?;
+        Ok(self.acked() >= offset && !self.refuses(&receipt.doc))
     }
 
     /// Resolves once the relay has durably stored the change behind `receipt`
-    /// (semi-synchronous replication on demand).
+    /// (semi-synchronous replication on demand). Fails with [`ClientError::WriteRefused`]
+    /// when the relay refused the change's document instead.
     pub async fn wait_stored_by_relay(&self, receipt: &Receipt) -> Result<(), ClientError> {
         let offset = receipt.offset.ok_or(ClientError::NotCommitted)?;
+        let refused = || ClientError::WriteRefused {
+            doc: receipt.doc.clone(),
+        };
+        if self.refuses(&receipt.doc) {
+            return Err(refused());
+        }
         let mut acked = self.acked.clone();
         acked
             .wait_for(|a| *a >= offset)
             .await
-            .map(|_| ())
             .map_err(|_| ClientError::Stopped {
                 reason: self.last_error().unwrap_or_else(|| "closed".into()),
-            })
+            })?;
+        // A refusal is noted before the acknowledgement past it is published.
+        match self.refuses(&receipt.doc) {
+            true => Err(refused()),
+            false => Ok(()),
+        }
     }
 
     /// Drops the current connection as a network loss would (the client reconnects after its

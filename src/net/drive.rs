@@ -48,7 +48,7 @@ pub(crate) struct Hooks<'a> {
     pub(crate) tick: Duration,
     pub(crate) stats: Option<&'a Mutex<crate::sync::SessionStats>>,
     /// Where to note the writes the other side refused.
-    pub(crate) refused: Option<&'a Mutex<Vec<String>>>,
+    pub(crate) refused: Option<&'a Mutex<super::refusals::Refusals>>,
 }
 
 fn lost(e: impl std::fmt::Display) -> Ended {
@@ -209,17 +209,18 @@ fn handle_events(session: &mut Session, hooks: &Hooks<'_>) -> Option<Ended> {
                     tx.send_replace(Some(device));
                 }
             }
-            SessionEvent::Refused { code, message, .. } => match code {
+            SessionEvent::Refused { code, message, doc } => match code {
                 RefusalCode::Unauthorized | RefusalCode::Expired => {
                     return Some(Ended::Refused(message));
                 }
                 RefusalCode::Forbidden => {
                     tracing::warn!(%message, "the peer refused changes to a document");
+                    // Noted before the acknowledgement that follows it is published, so
+                    // that a wait for the relay's receipt never sees one without the other.
                     if let Some(slot) = hooks.refused
                         && let Ok(mut slot) = slot.lock()
-                        && slot.len() < super::MAX_REFUSALS_KEPT
                     {
-                        slot.push(message);
+                        slot.note(doc, message);
                     }
                 }
                 _ => tracing::warn!(?code, %message, "the peer refused a request"),

@@ -18,6 +18,7 @@
 mod client;
 mod drive;
 mod peer;
+mod refusals;
 
 use std::time::Duration;
 
@@ -103,6 +104,15 @@ pub enum ClientError {
     Stopped {
         /// Why, if known.
         reason: String,
+    },
+    /// The relay refused to store changes to this document (the token may only read it).
+    /// The change stays in this replica.
+    #[error(
+        "the relay refused to store changes to document {doc}: this connection's token may only read it; connect with a read-write token for it"
+    )]
+    WriteRefused {
+        /// The document.
+        doc: crate::DocId,
     },
     /// The replica failed.
     #[error(transparent)]

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use polyarch::net::ClientState;
+use polyarch::net::{ClientError, ClientState};
 use polyarch::relay::{Claims, Rights};
 use polyarch::sync::{Interest, Message, RefusalCode};
 
@@ -106,8 +106,27 @@ fn token_matrix_for_reads_and_writes() {
             }
             // Write.
             let marker = format!("written by {case:?}");
-            d.edit("team/a", |tx| tx.set(["writers"]).add(marker.clone()));
+            let written = d.edit("team/a", |tx| tx.set(["writers"]).add(marker.clone()));
+            let receipt = written.receipt.expect("a change");
+            if case == Case::ReadOnly {
+                // The relay acknowledges the log around a refused change, but the receipt
+                // must say it was refused, never "stored by the relay".
+                let waited = tokio::time::timeout(WAIT, d.client().wait_stored_by_relay(&receipt))
+                    .await
+                    .expect("the wait ends");
+                assert!(
+                    matches!(waited, Err(ClientError::WriteRefused { .. })),
+                    "a refused write is not stored by the relay: {waited:?}"
+                );
+                assert!(d.client().acked() >= receipt.offset.expect("committed"));
+                assert!(d.client().stored_by_relay(&receipt).is_ok_and(|s| !s));
+            }
             if can_write {
+                let waited = tokio::time::timeout(WAIT, d.client().wait_stored_by_relay(&receipt))
+                    .await
+                    .expect("the wait ends");
+                assert!(waited.is_ok(), "{case:?}: {waited:?}");
+                assert!(d.client().stored_by_relay(&receipt).is_ok_and(|s| s));
                 until(&format!("{case:?} writes"), WAIT, || {
                     owner.json("team/a")["writers"]
                         .to_string()

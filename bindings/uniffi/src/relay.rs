@@ -114,12 +114,20 @@ impl RelayClient {
     }
 
     /// Whether the relay has stored the change ("on the relay"): it acknowledged our log up
-    /// to the change's offset.
+    /// to the change's offset. Fails with code `WRITE_REFUSED` when the relay refused the
+    /// change's document (this client's token may only read it): it will never store it.
     pub fn stored_by_relay(&self, receipt: Receipt) -> Result<bool, PolyarchError> {
         let offset = receipt.offset.ok_or_else(|| {
             PolyarchError::failed("NOT_COMMITTED", "the change is not on disk yet")
         })?;
-        self.with(|c| c.acked() >= offset)
+        let doc =
+            polyarch::DocId::new(receipt.doc).map_err(|e| PolyarchError::invalid(e.to_string()))?;
+        let (acked, refused) = self.with(|c| (c.acked(), c.refuses(&doc)))?;
+        if refused {
+            let e = polyarch::net::ClientError::WriteRefused { doc };
+            return Err(PolyarchError::failed("WRITE_REFUSED", e.to_string()));
+        }
+        Ok(acked >= offset)
     }
 
     /// Waits up to `timeout_ms` until the relay has stored the change. Returns whether it did.
