@@ -276,13 +276,21 @@ impl SyncHost for RelayHost<'_> {
             .map(|s| s.bytes))
     }
 
-    fn versions(
-        &mut self,
-        want: &dyn Fn(&DocId) -> bool,
-    ) -> Result<Vec<(DocId, VersionVector)>, SyncError> {
+    fn versions(&mut self, interest: &Interest) -> Result<Vec<(DocId, VersionVector)>, SyncError> {
         let prefix = self.conn.scope_prefix();
+        if let Interest::Docs(docs) = interest {
+            // One lookup per followed document, not a scan of every document in scope.
+            let mut out = Vec::with_capacity(docs.len());
+            for doc in docs.iter().filter(|d| d.as_str().starts_with(&prefix)) {
+                let version = self.shared.store.version(doc).map_err(host_err)?;
+                if !version.is_empty() {
+                    out.push((doc.clone(), version));
+                }
+            }
+            return Ok(out);
+        }
         let all = self.shared.store.versions(&prefix).map_err(host_err)?;
-        Ok(all.into_iter().filter(|(d, _)| want(d)).collect())
+        Ok(all.into_iter().filter(|(d, _)| interest.wants(d)).collect())
     }
 
     fn missing(&mut self, doc: &DocId, theirs: &VersionVector) -> Result<Missing, SyncError> {

@@ -7,7 +7,7 @@ use automerge::{ActorId, Change, ChangeHash};
 use crate::model::{Doc, Patch};
 use crate::store::{LogEntry, Missing, NewEntry, PeerRecord};
 use crate::sync::{
-    Applied, ChangeFate, HostIdentity, SyncError, SyncHost, WireChange, WireSnapshot,
+    Applied, ChangeFate, HostIdentity, Interest, SyncError, SyncHost, WireChange, WireSnapshot,
     checked_change,
 };
 use crate::{DeviceId, DocId, Error, VersionVector};
@@ -215,12 +215,12 @@ impl SyncHost for Repo {
         Ok(self.store.snapshot(doc)?.map(|(bytes, _)| bytes))
     }
 
-    fn versions(
-        &mut self,
-        want: &dyn Fn(&DocId) -> bool,
-    ) -> Result<Vec<(DocId, VersionVector)>, SyncError> {
+    fn versions(&mut self, interest: &Interest) -> Result<Vec<(DocId, VersionVector)>, SyncError> {
         self.flush().map_err(to_sync)?;
-        Ok(self.store.versions(want)?)
+        Ok(match interest {
+            Interest::Docs(docs) => self.store.versions_of(docs)?,
+            _ => self.store.versions(&|doc| interest.wants(doc))?,
+        })
     }
 
     fn missing(&mut self, doc: &DocId, theirs: &VersionVector) -> Result<Missing, SyncError> {

@@ -79,6 +79,18 @@ impl Store {
         }
     }
 
+    /// The version vectors of those of `docs` this store holds, in the order given (one
+    /// index lookup each, whatever the number of documents stored).
+    pub fn versions_of(&self, docs: &[DocId]) -> Result<Vec<(DocId, VersionVector)>, StoreError> {
+        let mut out = Vec::with_capacity(docs.len());
+        for doc in docs {
+            if let Some(key) = doc_key(&self.conn, doc)? {
+                out.push((doc.clone(), version_of(&self.conn, key)?));
+            }
+        }
+        Ok(out)
+    }
+
     /// Every document's version vector, for documents whose id `want` accepts, sorted by id.
     /// Documents that hold nothing yet are listed with an empty vector.
     pub fn versions(

@@ -224,6 +224,11 @@ fn append_read_log_versions_and_duplicates() {
     let only_b = store.versions(&|d| d.as_str() == "b").unwrap();
     assert_eq!(only_b.len(), 1);
     assert_eq!(only_b[0].1.get(&actor(2)), 1);
+    // Looked up by id: the same vectors, in the order asked, unknown documents left out.
+    let listed = store
+        .versions_of(&[doc("b"), doc("nope"), doc("a")])
+        .unwrap();
+    assert_eq!(listed, vec![only_b[0].clone(), all[0].clone()]);
 
     assert_eq!(store.tail_stats(&doc("a")).unwrap(), (3, 25));
     assert_eq!(store.tail_stats(&doc("nope")).unwrap(), (0, 0));

@@ -4,7 +4,7 @@
 use crate::store::{LogEntry, Missing, PeerRecord};
 use crate::{DeviceId, DocId, Epoch, VersionVector};
 
-use super::{SyncError, WireChange, WireSnapshot};
+use super::{Interest, SyncError, WireChange, WireSnapshot};
 
 /// Decodes a change received from a peer and checks it against its envelope: well-formed, its
 /// checksum intact, and naming the writer and sequence number the envelope claims. Hosts call
@@ -110,11 +110,11 @@ pub trait SyncHost {
     /// A document's snapshot, if it has one.
     fn snapshot(&mut self, doc: &DocId) -> Result<Option<Vec<u8>>, SyncError>;
 
-    /// Every document's version vector, for documents `want` accepts.
-    fn versions(
-        &mut self,
-        want: &dyn Fn(&DocId) -> bool,
-    ) -> Result<Vec<(DocId, VersionVector)>, SyncError>;
+    /// The version vector of every document `interest` wants that the host holds (a
+    /// document holding nothing may be left out). For [`Interest::Docs`] a host should look
+    /// the listed documents up rather than scan every document it holds: a device following
+    /// a few documents then costs the same to greet whatever the store's size.
+    fn versions(&mut self, interest: &Interest) -> Result<Vec<(DocId, VersionVector)>, SyncError>;
 
     /// What a peer holding `theirs` of `doc` lacks.
     fn missing(&mut self, doc: &DocId, theirs: &VersionVector) -> Result<Missing, SyncError>;

@@ -665,7 +665,7 @@ impl Session {
         self.summary_sent = true;
         self.stats.full_resync = true;
         let interest = self.config.interest.clone();
-        let docs = host.versions(&|doc| interest.wants(doc))?;
+        let docs = host.versions(&interest)?;
         let per_frame = 10_000;
         let mut chunks = docs.chunks(per_frame).peekable();
         if chunks.peek().is_none() {
@@ -714,7 +714,7 @@ impl Session {
         if !last {
             return Ok(());
         }
-        let ours = host.versions(&|doc| peer.interest.wants(doc))?;
+        let ours = host.versions(&peer.interest)?;
         let empty = VersionVector::new();
         for (doc, _) in ours {
             if !self.summary_seen.contains(&doc) && self.shares(&peer.interest, &doc) {

@@ -20,8 +20,8 @@ use std::rc::Rc;
 use polyarch::automerge::{ActorId, Change};
 use polyarch::store::{LogEntry, Missing, PeerRecord};
 use polyarch::sync::{
-    Applied, ChangeFate, HostIdentity, Session, SessionConfig, SyncError, SyncHost, WireChange,
-    WireSnapshot, run_until_quiet,
+    Applied, ChangeFate, HostIdentity, Interest, Session, SessionConfig, SyncError, SyncHost,
+    WireChange, WireSnapshot, run_until_quiet,
 };
 use polyarch::{DeviceId, DocId, Epoch, Repo, RepoConfig, VersionVector};
 
@@ -336,10 +336,7 @@ impl SyncHost for Inbox {
     }
 
     /// What the relay holds: everything uploaded (so devices upload only what is new).
-    fn versions(
-        &mut self,
-        want: &dyn Fn(&DocId) -> bool,
-    ) -> Result<Vec<(DocId, VersionVector)>, SyncError> {
+    fn versions(&mut self, interest: &Interest) -> Result<Vec<(DocId, VersionVector)>, SyncError> {
         let mut by_doc: HashMap<DocId, VersionVector> = HashMap::new();
         for ((actor, seq), entry) in self.pool.borrow().iter() {
             by_doc
@@ -347,7 +344,10 @@ impl SyncHost for Inbox {
                 .or_default()
                 .observe(actor, *seq);
         }
-        Ok(by_doc.into_iter().filter(|(doc, _)| want(doc)).collect())
+        Ok(by_doc
+            .into_iter()
+            .filter(|(doc, _)| interest.wants(doc))
+            .collect())
     }
 
     /// What the device lacks of what was forwarded to it.
