@@ -1,7 +1,8 @@
 //! `cargo xtask npm`: the `polyarch` npm package, built from `bindings/wasm`.
 //!
 //! 1. builds the `polyarch-wasm` cdylib for wasm32 (release: `lto`, `codegen-units = 1`, and
-//!    `opt-level = "z"` for size), with the toolchain [`crate::wasm`] finds or installs;
+//!    `opt-level = "z"` for size; SQLite without the features Polyarch does not use), with the
+//!    toolchain [`crate::wasm`] finds or installs;
 //! 2. runs the wasm-bindgen CLI pinned to Cargo.lock (`--target web`: one ES module that loads
 //!    in browsers, bundlers and, given the bytes, Node);
 //! 3. shrinks the module with `wasm-opt -Os` from the npm package `binaryen` (best effort:
@@ -31,8 +32,17 @@ use crate::{setup, wasm};
 const CRATE: &str = "polyarch-wasm";
 /// The package's name on npm.
 const PACKAGE: &str = "polyarch";
-/// The size budget of the gzipped wasm.
-const GZIP_BUDGET: usize = 1 << 20;
+/// The size budget of the gzipped wasm: 1 MB.
+const GZIP_BUDGET: usize = 1_000_000;
+/// SQLite features `sqlite-wasm-rs` compiles in that Polyarch never uses: full-text search,
+/// R-trees, sessions and their pre-update hook, the introspection virtual tables, math and
+/// JSON SQL functions, column metadata. Leaving them out takes about 100 KB off the gzipped
+/// module (1,040,510 -> 933,132 bytes when this was measured).
+const SQLITE_FLAGS: &str = "-USQLITE_ENABLE_FTS5 -USQLITE_ENABLE_RTREE -USQLITE_ENABLE_SESSION \
+     -USQLITE_ENABLE_PREUPDATE_HOOK -USQLITE_ENABLE_DBSTAT_VTAB -USQLITE_ENABLE_BYTECODE_VTAB \
+     -USQLITE_ENABLE_DBPAGE_VTAB -USQLITE_ENABLE_STMTVTAB -USQLITE_ENABLE_MATH_FUNCTIONS \
+     -USQLITE_ENABLE_UNKNOWN_SQL_FUNCTION -USQLITE_ENABLE_OFFSET_SQL_FUNC \
+     -USQLITE_ENABLE_COLUMN_METADATA -DSQLITE_OMIT_JSON";
 /// The binaryen release whose `wasm-opt` is used.
 const BINARYEN: &str = "binaryen@132";
 /// TypeScript for `tsc --noEmit` over the typed usage examples.
@@ -70,6 +80,7 @@ pub fn build(root: &Path, steps: &mut Steps, wasm_opt: bool) -> Result<PathBuf> 
         package: CRATE,
         release: true,
         opt_level: Some("z"),
+        sqlite_flags: Some(SQLITE_FLAGS),
     };
     let artifact = steps.run(&format!("wasm32 build: {CRATE} (opt-level z)"), || {
         wasm::build(root, tc, &spec)

@@ -63,6 +63,7 @@ pub fn run(root: &Path, opts: &Options) -> Result<()> {
             package: &opts.package,
             release: !opts.dev,
             opt_level: None,
+            sqlite_flags: None,
         };
         let artifact = steps.run(&format!("wasm32 build: {}", opts.package), || {
             build(root, tc, &spec)
@@ -164,6 +165,9 @@ pub struct Build<'a> {
     /// Override the profile's `opt-level` (`"z"` for the npm package's size), through
     /// `CARGO_PROFILE_<PROFILE>_OPT_LEVEL` so that no manifest changes.
     pub opt_level: Option<&'a str>,
+    /// Extra SQLite compile-time flags for `sqlite-wasm-rs` (its `SQLITE_WASM_RS_FLAGS`:
+    /// `-DSQLITE_OMIT_X`, `-USQLITE_ENABLE_Y`), applied after its own.
+    pub sqlite_flags: Option<&'a str>,
 }
 
 /// Build `spec` for wasm32 with `tc`; returns the artifact: the `.wasm` of a cdylib, else the
@@ -187,6 +191,9 @@ pub fn build(root: &Path, tc: Toolchain, spec: &Build) -> Result<PathBuf> {
     if let Some(level) = spec.opt_level {
         let profile = if spec.release { "RELEASE" } else { "DEV" };
         cmd.env(format!("CARGO_PROFILE_{profile}_OPT_LEVEL"), level);
+    }
+    if let Some(flags) = spec.sqlite_flags {
+        cmd.env("SQLITE_WASM_RS_FLAGS", flags);
     }
     if let Toolchain::Debian = tc {
         cmd.args(["-Z", "build-std=std,panic_abort", "--target-dir"])

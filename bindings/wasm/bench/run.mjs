@@ -14,6 +14,8 @@
 // `POLYARCH_BENCH_RUNS=N` runs every child N times (alternating libraries) and keeps the best.
 
 import { spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -218,9 +220,32 @@ function bench() {
         counting: 'legs (flights that may go both ways at once) / 2, rounded up',
       },
     }),
+    wasmSize(common),
   ];
   console.log();
   for (const r of results) write(out, r);
+}
+
+/**
+ * The installed packages' wasm modules, gzipped at the best level as `cargo xtask npm` prints
+ * them: Polyarch's against the 1 MB budget, automerge's (the baseline) and loro's for context
+ * (yjs is plain JavaScript).
+ */
+function wasmSize(common) {
+  const gz = (pkg) => {
+    const dir = join(HERE, 'node_modules', pkg);
+    const find = (d) => readdirSync(d, { withFileTypes: true }).flatMap((e) =>
+      e.isDirectory() ? find(join(d, e.name)) : e.name.endsWith('.wasm') ? [join(d, e.name)] : []);
+    const files = find(dir);
+    // A package may ship one module per target (web, node, bundler): they are the same code.
+    return files.length ? Math.min(...files.map((f) => gzipSync(readFileSync(f), { level: 9 }).length)) : null;
+  };
+  const bytes = { polyarch: gz('polyarch'), automerge: gz('@automerge/automerge'), loro: gz('loro-crdt') };
+  return result({
+    ...common, name: 'js_wasm_size', unit: 'bytes', ours: bytes.polyarch, baseline: bytes.automerge, target: atMost(1_000_000),
+    details: { gzipped_bytes: bytes, what: 'the wasm module each package ships, gzipped (level 9); the smallest where a package ships several' },
+    notes: [`loro ${bytes.loro} bytes; yjs ships no wasm`],
+  });
 }
 
 /** Runs this file as `--child kind --library l`; returns the JSON it printed last. */
