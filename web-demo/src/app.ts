@@ -4,6 +4,7 @@ import type { BrowserRepo, BrowserSyncStatus, Receipt } from 'polyarch';
 import { addWeeks, weekOf, type Week } from './dates';
 import { readWeek, weekDoc, type CalEvent } from './model';
 import { doubleBookings } from './bookings';
+import { DEVICES_DOC, noteOf, peerLags, writeNote, type PeerLag } from './peers';
 
 /** How far an event's latest change made on this device has travelled. */
 export type Durability = 'saving' | 'device' | 'relay';
@@ -31,6 +32,9 @@ export class App {
   #statusListeners = new Set<() => void>();
   #seq = 0;
   #latest = new Map<string, number>();
+  /** The week vectors of the last note written, and the timer of the next one. */
+  #noted = '';
+  #noteTimer: ReturnType<typeof setTimeout> | null = null;
 
   constructor(repo: BrowserRepo, device: string, config: DemoConfig | null, week: Week = weekOf(new Date())) {
     this.repo = repo;
@@ -40,9 +44,34 @@ export class App {
     this.refresh();
     repo.subscribe(null, (event) => {
       if (event.doc === this.doc) this.refresh();
+      if (event.doc === DEVICES_DOC) this.#emitStatus();
+      else this.#noteSoon();
     });
     repo.onStatus(() => this.#emitStatus());
     if (this.online) this.#connect();
+    this.#noteSoon();
+  }
+
+  /** The other devices, and what each lacks of the week shown (see `peers.ts`). */
+  get peers(): PeerLag[] {
+    return peerLags(this.repo, this.device, this.doc);
+  }
+
+  /**
+   * Notes what this device holds of its weeks in the devices document, half a second after
+   * they last changed (a burst of changes makes one note), and only if it differs.
+   */
+  #noteSoon(): void {
+    if (this.#noteTimer !== null) clearTimeout(this.#noteTimer);
+    this.#noteTimer = setTimeout(() => {
+      this.#noteTimer = null;
+      const weeks = this.repo.docIds().filter((d) => d.startsWith('week-'));
+      const note = noteOf(this.repo, weeks);
+      const docs = JSON.stringify(note.docs);
+      if (docs === this.#noted) return;
+      this.#noted = docs;
+      writeNote(this.repo, this.device, note);
+    }, 500);
   }
 
   /** The document of the week shown. */

@@ -4,6 +4,7 @@ import './style.css';
 import { openBrowserRepo } from 'polyarch';
 import { App, type DemoConfig } from './app';
 import { weekDoc } from './model';
+import { DEVICES_DOC } from './peers';
 import { h, mount } from './dom';
 import { at, days, isoDate, parseWeekKey, weekKey, weekOf } from './dates';
 import { Editor } from './editor';
@@ -47,9 +48,10 @@ async function main(): Promise<void> {
   const device = /^[a-z]$/.test(params.get('device') ?? '') ? params.get('device')! : 'a';
   document.title = `Calendar · Device ${device.toUpperCase()}`;
   const week = parseWeekKey(location.hash.slice(1)) ?? weekOf(new Date());
-  // Only the week shown comes into the page: opening costs one week, however many the device holds.
+  // Only the week shown (and the devices' notes) come into the page: opening costs one week,
+  // however many the device holds.
   const [repo, cfg] = await Promise.all([
-    openBrowserRepo({ name: `calendar-${device}`, label: `device ${device}`, docs: [weekDoc(week)], onError: (e) => console.warn('polyarch:', e) }),
+    openBrowserRepo({ name: `calendar-${device}`, label: `device ${device}`, docs: [weekDoc(week), DEVICES_DOC], onError: (e) => console.warn('polyarch:', e) }),
     config(),
   ]);
   performance.mark('calendar:repo-open');

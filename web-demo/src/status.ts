@@ -1,7 +1,9 @@
-// The device panel: which device this is, its online switch, and where its replica stands
-// with the relay (connection, changes waiting to reach it, last contact).
+// The device panel: which device this is, its online switch, where its replica stands with
+// the relay (connection, changes waiting to reach it, last contact), and what the other
+// devices lack of the week shown (the replication lag).
 import { h, mount } from './dom';
 import type { App } from './app';
+import type { PeerLag } from './peers';
 
 const RELAY_TEXT: Record<string, string> = {
   none: 'Offline (switched off)',
@@ -21,6 +23,29 @@ export function ago(ms: number | null, now = Date.now()): string {
   if (s < 60) return `${s} s ago`;
   if (s < 3600) return `${Math.round(s / 60)} min ago`;
   return new Date(ms).toLocaleString();
+}
+
+/** One other device's line: how it stands against this one on the week shown. */
+function peerLine(p: PeerLag, now = Date.now()): HTMLElement {
+  const name = `Device ${p.device.toUpperCase()}`;
+  let state: string;
+  let text: string;
+  if (p.lacks === null || p.ahead === null) {
+    [state, text] = ['unknown', 'has not opened this week'];
+  } else if (p.lacks === 0 && p.ahead === 0) {
+    [state, text] = ['ok', 'has every change of this week'];
+  } else {
+    const parts = [];
+    if (p.lacks) parts.push(`lacks ${p.lacks} change${p.lacks === 1 ? '' : 's'} made here`);
+    if (p.ahead) parts.push(`has ${p.ahead} not here yet`);
+    [state, text] = ['behind', parts.join('; ')];
+  }
+  return h(
+    'li',
+    { class: `peer ${state}`, 'data-device': p.device, 'data-lacks': String(p.lacks ?? ''), 'data-ahead': String(p.ahead ?? '') },
+    h('span', { class: `avatar small d-${p.device}` }, p.device.toUpperCase()),
+    h('span', {}, h('strong', {}, name), ` ${text}`, h('small', { class: 'muted' }, ` · as of ${ago(p.at, now)}`)),
+  );
 }
 
 /** The next device letter, for the "open as another device" link. */
@@ -44,6 +69,7 @@ export function statusPanel(root: HTMLElement, app: App): () => void {
   const waiting = h('dd');
   const contact = h('dd', { class: 'last-contact' });
   const tab = h('dd');
+  const peers = h('ul', { class: 'peers' });
   mount(
     root,
     h('h3', {}, 'This device'),
@@ -63,6 +89,8 @@ export function statusPanel(root: HTMLElement, app: App): () => void {
       h('dt', {}, 'This tab ↔ device database'),
       tab,
     ),
+    h('h3', {}, 'Other devices'),
+    peers,
     h('h3', {}, 'More devices'),
     h('p', { class: 'muted' }, 'Each device has its own replica (its own SQLite on OPFS) and identity. Tabs of one device share its replica.'),
     h('a', { class: 'button', href: other.href, target: '_blank', rel: 'opener' }, `Open as Device ${nextDevice(app.device).toUpperCase()}`),
@@ -82,5 +110,8 @@ export function statusPanel(root: HTMLElement, app: App): () => void {
     waiting.textContent = n === null ? '—' : n === 0 ? 'nothing: the relay has every change' : `${n} change${n === 1 ? '' : 's'}`;
     contact.textContent = ago(s.relayLastContactMs);
     tab.textContent = s.state === 'in-sync' ? 'in sync' : s.state;
+    const lags = app.peers;
+    if (lags.length) mount(peers, ...lags.map((p) => peerLine(p)));
+    else mount(peers, h('li', { class: 'muted' }, 'None seen yet: open this week as another device.'));
   };
 }
