@@ -17,7 +17,9 @@ mod version;
 
 pub use error::Error;
 pub use ids::{DeviceId, DocId, Epoch, IdError, IntoDocId, MAX_DOC_ID_LEN};
-pub use model::{Doc, DocView, ModelError, Patch, PatchAction, Path, Seg, TextUnits, Tx, Value};
+pub use model::{
+    Conflict, Doc, DocView, ModelError, Patch, PatchAction, Path, Seg, TextUnits, Tx, Value,
+};
 pub use repo::{
     Committed, DocEvent, DocStatus, Durability, Lease, Origin, PeerStatus, Receipt, ReceiptStatus,
     ReplicationStatus, Repo, RepoConfig, SubscriptionId,

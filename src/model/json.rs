@@ -45,7 +45,7 @@ fn map<D: ReadDoc>(doc: &D, copies: &[ObjId], depth: usize) -> Json {
 }
 
 /// Every value at `key` of `obj`, the winner first.
-fn all<'d, D: ReadDoc>(doc: &'d D, obj: &ObjId, key: &str) -> Values<'d> {
+pub(crate) fn all<'d, D: ReadDoc>(doc: &'d D, obj: &ObjId, key: &str) -> Values<'d> {
     let mut values = doc.get_all(obj, key).unwrap_or_default();
     values.reverse();
     values
@@ -57,17 +57,20 @@ fn slot<D: ReadDoc>(doc: &D, values: &[(AmValue<'_>, ObjId)], depth: usize) -> J
         None => Json::Null,
         Some((v, id)) => match resolve::kind_of(doc, v, id) {
             Kind::Counter => Json::from(resolve::counter_total(doc, values)),
-            Kind::Map => {
-                let copies: Vec<ObjId> = values
-                    .iter()
-                    .filter(|(v, id)| resolve::kind_of(doc, v, id) == Kind::Map)
-                    .map(|(_, id)| id.clone())
-                    .collect();
-                map(doc, &copies, depth + 1)
-            }
+            Kind::Map => map(doc, &map_copies(doc, values), depth + 1),
             _ => value(doc, v, id, depth),
         },
     }
+}
+
+/// The maps among a slot's concurrent `values`: the copies of one map made concurrently,
+/// read as one.
+pub(crate) fn map_copies<D: ReadDoc>(doc: &D, values: &[(AmValue<'_>, ObjId)]) -> Vec<ObjId> {
+    values
+        .iter()
+        .filter(|(v, id)| resolve::kind_of(doc, v, id) == Kind::Map)
+        .map(|(_, id)| id.clone())
+        .collect()
 }
 
 /// The JSON for one value (`id` names it when it is an object).

@@ -75,6 +75,7 @@
     clippy::panic
 )]
 
+mod conflicts;
 mod doc;
 mod error;
 mod event;
@@ -89,6 +90,7 @@ mod tx;
 mod value;
 mod view;
 
+pub use conflicts::Conflict;
 pub use doc::{Doc, LocalChange, TextUnits};
 pub use error::ModelError;
 pub use event::{Patch, PatchAction};

@@ -117,4 +117,13 @@ impl<'a, D: ReadDoc> DocView<'a, D> {
     pub fn to_json(&self) -> serde_json::Value {
         super::json::to_json(self.doc)
     }
+
+    /// Every register holding concurrent values, anywhere in the document (through nested
+    /// maps and lists), each with its values, the winner first: what a view shows as
+    /// conflicts, read in one pass instead of one [`RegisterRef::conflicts`] per register.
+    ///
+    /// [`RegisterRef::conflicts`]: super::RegisterRef::conflicts
+    pub fn conflicts(&self) -> Vec<super::Conflict> {
+        super::conflicts::conflicts(self.doc)
+    }
 }

@@ -63,28 +63,24 @@ export function newEventId(): string {
 const asString = (v: unknown): string => (typeof v === 'string' ? v : v == null ? '' : String(v));
 
 /** Every value of a register (winner first), if it holds more than one. */
-function conflictsOf(repo: BrowserRepo, doc: string, path: string[]): string[] | undefined {
-  const handle = repo.register(doc, path);
-  try {
-    const values = handle.conflicts;
-    return values.length > 1 ? values.map(asString) : undefined;
-  } finally {
-    handle.free();
-  }
-}
-
 /** The events of week document `doc`, sorted by start. */
 export function readWeek(repo: BrowserRepo, doc: string): CalEvent[] {
   if (!repo.has(doc)) return [];
   const json = repo.toJSON(doc) as { events?: Record<string, Record<string, unknown>> };
+  // Every conflicting register of the week in one call: events/<id>/<field>.
+  const conflictsById = new Map<string, Partial<Record<RegisterField, string[]>>>();
+  for (const { path, values } of repo.conflicts(doc)) {
+    const [events, id, field] = path;
+    if (path.length !== 3 || events !== 'events' || typeof id !== 'string') continue;
+    if (!(REGISTERS as readonly unknown[]).includes(field)) continue;
+    const of = conflictsById.get(id) ?? {};
+    of[field as RegisterField] = values.map(asString);
+    conflictsById.set(id, of);
+  }
   const events: CalEvent[] = [];
   for (const [id, e] of Object.entries(json.events ?? {})) {
     if (!e || typeof e !== 'object' || !e.start) continue;
-    const conflicts: Partial<Record<RegisterField, string[]>> = {};
-    for (const field of REGISTERS) {
-      const values = conflictsOf(repo, doc, ['events', id, field]);
-      if (values) conflicts[field] = values;
-    }
+    const conflicts = conflictsById.get(id) ?? {};
     const rsvp = (e.rsvp ?? {}) as Partial<Record<Answer, number>>;
     events.push({
       id,

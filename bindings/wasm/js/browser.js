@@ -42,7 +42,7 @@ const DEFAULT_TIMEOUT_MS = 20_000;
 
 /** The methods of the in-memory `Repo` a `BrowserRepo` exposes as its own. */
 const DELEGATED = [
-  'docIds', 'create', 'has', 'change', 'toJSON', 'register', 'counter', 'set', 'text', 'map',
+  'docIds', 'create', 'has', 'change', 'toJSON', 'conflicts', 'register', 'counter', 'set', 'text', 'map',
   'list', 'subscribe', 'receiptStatus', 'version', 'hasCaughtUp', 'status',
 ];
 

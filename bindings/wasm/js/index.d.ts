@@ -6,6 +6,14 @@ export type Path = string | ReadonlyArray<string | number>;
 /** A scalar: what registers and lists hold. Integers stay integers; a Date is a timestamp. */
 export type Scalar = string | number | boolean | null | Uint8Array | Date;
 
+/** A register holding concurrent values (see `Repo.conflicts`). */
+export interface Conflict {
+  /** Map keys and list indexes from the document's root. */
+  readonly path: Array<string | number>;
+  /** Every concurrent value, the winner first. */
+  readonly values: Scalar[];
+}
+
 /** Proof that a local change was made; `offset` is its place in this replica's log once committed. */
 export interface Receipt {
   readonly doc: string;
@@ -124,6 +132,12 @@ export class Repo {
   change(doc: string, callback: (tx: Transaction) => void): Receipt | null;
   /** The document as plain JS values. */
   toJSON(doc: string): Record<string, unknown>;
+  /**
+   * Every register of the document holding concurrent values (writes made on several devices
+   * at once), anywhere in it: its path and every value, the winner (what `register(...).value`
+   * reads) first. Setting the register resolves its conflict.
+   */
+  conflicts(doc: string): Conflict[];
   register(doc: string, path: Path): RegisterHandle;
   counter(doc: string, path: Path): CounterHandle;
   set(doc: string, path: Path): SetHandle;
@@ -344,7 +358,7 @@ export function connectWebSocket(repo: Repo, url: string, options?: WebSocketOpt
 export interface BrowserRepo
   extends Pick<
     Repo,
-    | 'docIds' | 'create' | 'has' | 'change' | 'toJSON' | 'register' | 'counter' | 'set' | 'text'
+    | 'docIds' | 'create' | 'has' | 'change' | 'toJSON' | 'conflicts' | 'register' | 'counter' | 'set' | 'text'
     | 'map' | 'list' | 'subscribe' | 'receiptStatus' | 'version' | 'hasCaughtUp' | 'status'
   > {
   readonly name: string;

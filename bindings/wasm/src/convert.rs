@@ -2,7 +2,7 @@
 
 use js_sys::{Array, Object, Reflect, Uint8Array};
 use polyarch::automerge::ActorId;
-use polyarch::{DeviceId, Lease, Path, Receipt, Seg, Value};
+use polyarch::{Conflict, DeviceId, Lease, Path, Receipt, Seg, Value};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 
@@ -124,6 +124,24 @@ pub fn to_js(v: &Value) -> JsValue {
 /// Scalars as a JS array.
 pub fn values(vs: &[Value]) -> Array {
     vs.iter().map(to_js).collect()
+}
+
+/// A conflict as `{ path, values }`: the path's keys (strings) and indexes (numbers), and
+/// every concurrent value, the winner first.
+pub fn conflict(c: &Conflict) -> JsValue {
+    let path: Array = c
+        .path
+        .segments()
+        .iter()
+        .map(|seg| match seg {
+            Seg::Key(k) => JsValue::from_str(k),
+            Seg::Index(i) => JsValue::from_f64(*i as f64),
+        })
+        .collect();
+    let obj = Object::new();
+    let _ = Reflect::set(&obj, &"path".into(), &path);
+    let _ = Reflect::set(&obj, &"values".into(), &values(&c.values));
+    obj.into()
 }
 
 /// Strings as a JS array.

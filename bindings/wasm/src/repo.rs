@@ -243,6 +243,17 @@ impl Repo {
         })
     }
 
+    /// Every register of the document holding concurrent values:
+    /// `[{ path, values }]`, `path` as keys and indexes from the root, `values` the winner
+    /// first. One call for a whole view, instead of one `register(...).conflicts` each.
+    pub fn conflicts(&self, doc: &str) -> Result<Array, JsValue> {
+        let id = convert::doc_id(doc)?;
+        self.shared.with(|r| {
+            let found = r.view(id, |v| v.conflicts()).map_err(error::core)?;
+            Ok(found.iter().map(convert::conflict).collect())
+        })
+    }
+
     /// A register (last writer wins, concurrent values kept as conflicts) at `path`.
     pub fn register(&self, doc: &str, path: JsValue) -> Result<RegisterHandle, JsValue> {
         Ok(RegisterHandle::new(self.target(doc, &path)?))

@@ -115,3 +115,62 @@ fn every_value_type_round_trips() {
         );
     }
 }
+
+#[test]
+fn every_conflict_of_a_document_is_listed_in_one_pass() {
+    let mut a = doc(1);
+    write(&mut a, |tx| {
+        tx.register(["events", "e1", "title"]).set("base")?;
+        tx.register(["events", "e2", "title"]).set("calm")?;
+        tx.list(["tags"]).push("one")?;
+        tx.list(["tags"]).push("two")
+    });
+    let mut b = fork(&a, 2);
+    write(&mut a, |tx| {
+        tx.register(["events", "e1", "title"]).set("from a")?;
+        tx.counter(["events", "e1", "rsvp"]).increment(1)?;
+        // A map made on both sides at once: its copies are merged, conflicts inside too.
+        tx.register(["events", "e3", "room"]).set("Ada")?;
+        tx.list(["tags"]).set(1, "two-a")
+    });
+    write(&mut b, |tx| {
+        tx.register(["events", "e1", "title"]).set("from b")?;
+        tx.counter(["events", "e1", "rsvp"]).increment(2)?;
+        tx.register(["events", "e3", "room"]).set("Curie")?;
+        tx.list(["tags"]).set(1, "two-b")
+    });
+    assert!(
+        a.view().conflicts().is_empty(),
+        "no conflict before syncing"
+    );
+    sync(&mut a, &mut b);
+    for d in [&a, &b] {
+        let view = d.view();
+        let found = view.conflicts();
+        let paths: Vec<String> = found.iter().map(|c| c.path.to_string()).collect();
+        // Counters add up (no conflict); the untouched register has one value.
+        assert_eq!(paths, ["events/e1/title", "events/e3/room", "tags/1"]);
+        for c in &found {
+            assert_eq!(c.values.len(), 2, "{c:?}");
+        }
+        // The same values, in the same order, as each register reads them.
+        let title = view
+            .register(["events", "e1", "title"])
+            .conflicts()
+            .unwrap();
+        assert_eq!(found[0].values, title);
+        let room = view.register(["events", "e3", "room"]).conflicts().unwrap();
+        assert_eq!(found[1].values, room);
+    }
+    // Resolving one leaves the others.
+    write(&mut a, |tx| {
+        tx.register(["events", "e1", "title"]).set("agreed")
+    });
+    let left: Vec<String> = a
+        .view()
+        .conflicts()
+        .iter()
+        .map(|c| c.path.to_string())
+        .collect();
+    assert_eq!(left, ["events/e3/room", "tags/1"]);
+}

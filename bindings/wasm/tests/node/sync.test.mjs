@@ -40,6 +40,12 @@ test('offline edits converge and the concurrent titles are both kept', async () 
   assert.deepEqual(laptop.toJSON('cal'), phone.toJSON('cal'));
   const conflicts = phone.register('cal', ['events', 'e1', 'title']).conflicts;
   assert.deepEqual([...conflicts].sort(), ['Architecture review', 'Design review (v2)']);
+  // The whole document's conflicts in one call: the same register, values in the same order.
+  for (const repo of [laptop, phone]) {
+    assert.deepEqual(repo.conflicts('cal'), [
+      { path: ['events', 'e1', 'title'], values: repo.register('cal', ['events', 'e1', 'title']).conflicts },
+    ]);
+  }
   assert.deepEqual(phone.set('cal', ['events', 'e1', 'attendees']).members, ['ada', 'grace']);
   assert.equal(phone.counter('cal', 'rsvps').value, 7);
   assert.equal(phone.text('cal', 'notes').toString(), 'agenda');
@@ -48,6 +54,7 @@ test('offline edits converge and the concurrent titles are both kept', async () 
   phone.register('cal', ['events', 'e1', 'title']).set('Architecture review');
   await exchange(laptop, phone);
   assert.deepEqual(laptop.register('cal', ['events', 'e1', 'title']).conflicts, ['Architecture review']);
+  assert.deepEqual(laptop.conflicts('cal'), []);
 });
 
 test('a live session streams later changes through poll', async () => {

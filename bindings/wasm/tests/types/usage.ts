@@ -34,6 +34,11 @@ export async function example(): Promise<string[]> {
 
   const title: Scalar | undefined = phone.register('cal', ['events', 'e1', 'title']).value;
   const conflicts: Scalar[] = phone.register('cal', ['events', 'e1', 'title']).conflicts;
+  for (const c of phone.conflicts('cal')) {
+    const where: Array<string | number> = c.path;
+    const values: Scalar[] = c.values;
+    console.log(where.join('/'), values);
+  }
   const count: number = phone.counter('cal', 'rsvps').value;
   const text: string = phone.text('cal', 'notes').toString();
   const frames: Uint8Array[] = new SyncSession(phone).start();
