@@ -118,7 +118,7 @@ fn apply_keystrokes(repo: &mut Repo, trace: &Trace) {
 /// B1 `local_apply` — durable local edits, one change per keystroke.
 ///
 /// Untimed setup: open a new replica in a file under `dir` with durable group commit
-/// ([`Durability::group`]: batches of up to 256 changes or 10 ms, `synchronous=FULL`) and create
+/// ([`Durability::group`]: batches of up to 1,024 changes or 10 ms, `synchronous=FULL`) and create
 /// the document with its text holding `trace.start`.
 /// Timed: for each transaction of `trace`, one `Repo::change` applying its patches (splices at
 /// char positions); then `flush`, after which every change is durable on disk. Stop the clock.

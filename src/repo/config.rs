@@ -26,10 +26,13 @@ pub enum Durability {
 }
 
 impl Durability {
-    /// Group commit with batches of up to 256 changes or 10 ms.
+    /// Group commit with batches of up to 1,024 changes or 10 ms. The delay bounds how long
+    /// a change waits for its acknowledgement; the count only bounds a batch in a burst (a
+    /// paste, an import), where 1,024 lets the 10 ms decide instead of committing every
+    /// couple of milliseconds (B1: about 7% faster than 256 with `synchronous=FULL`).
     pub fn group() -> Self {
         Durability::Group {
-            max_changes: 256,
+            max_changes: 1_024,
             max_delay: Duration::from_millis(10),
         }
     }
