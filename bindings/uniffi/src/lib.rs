@@ -33,6 +33,6 @@ pub use error::PolyarchError;
 pub use events::{DocChange, DocListener, Subscription};
 pub use handles::{Counter, ListHandle, MapHandle, OrSet, Register, Text};
 pub use relay::{ConnectionState, RelayClient};
-pub use replica::{Receipt, ReceiptStatus, Replica};
+pub use replica::{Conflict, Receipt, ReceiptStatus, Replica};
 pub use session::SyncSession;
 pub use value::Value;

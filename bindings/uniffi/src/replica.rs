@@ -3,11 +3,12 @@
 use std::path::Path as FsPath;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use polyarch::{ModelError, Path, Repo, RepoConfig, Tx};
+use polyarch::{ModelError, Path, Repo, RepoConfig, Seg, Tx};
 
 use crate::error::PolyarchError;
 use crate::events::{EventThread, Notifiers};
 use crate::handles::{Counter, ListHandle, MapHandle, OrSet, Register, Text};
+use crate::value::{Value, values};
 
 /// Proof that a local change was made, to ask how far it has travelled.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
@@ -20,6 +21,16 @@ pub struct Receipt {
     pub seq: u64,
     /// Its offset in this replica's log once committed to SQLite.
     pub offset: Option<u64>,
+}
+
+/// A register holding concurrent values (see [`Replica::conflicts`]); setting it resolves
+/// the conflict.
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct Conflict {
+    /// Where: map keys from the document's root (a list index as its decimal digits).
+    pub path: Vec<String>,
+    /// Every concurrent value, the winner (what the register's `get` reads) first.
+    pub values: Vec<Value>,
 }
 
 /// How far a local change has travelled.
@@ -153,6 +164,27 @@ impl Replica {
     /// The document as JSON (a register in conflict shows its winner).
     pub fn to_json(&self, doc: String) -> Result<String, PolyarchError> {
         Ok(self.lock()?.to_json(doc.as_str())?.to_string())
+    }
+
+    /// Every register of the document holding concurrent values, anywhere in it, in one
+    /// pass (instead of asking each register for its `conflicts`).
+    pub fn conflicts(&self, doc: String) -> Result<Vec<Conflict>, PolyarchError> {
+        let found = self.lock()?.view(doc.as_str(), |v| v.conflicts())?;
+        Ok(found
+            .into_iter()
+            .map(|c| Conflict {
+                path: c
+                    .path
+                    .segments()
+                    .iter()
+                    .map(|seg| match seg {
+                        Seg::Key(k) => k.clone(),
+                        Seg::Index(i) => i.to_string(),
+                    })
+                    .collect(),
+                values: values(c.values),
+            })
+            .collect())
     }
 
     /// The register at `path` (map keys from the document's root) in `doc`.

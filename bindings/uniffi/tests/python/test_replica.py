@@ -61,9 +61,12 @@ def test_a_concurrent_register_edit_is_a_visible_and_resolvable_conflict(two_fil
     title = phone.register("cal", ["e1", "title"])
     assert sorted(v.value for v in title.conflicts()) == ["Daily", "Standup"]
     assert title.get() == title.conflicts()[0]
+    # Every conflict of the document in one call: the same register, the same values.
+    assert phone.conflicts("cal") == [polyarch.Conflict(path=["e1", "title"], values=title.conflicts())]
     title.set(s("Design review"))
     sync_in_process(laptop, phone)
     assert laptop.register("cal", ["e1", "title"]).conflicts() == [s("Design review")]
+    assert laptop.conflicts("cal") == []
 
 
 def test_map_keys_and_text_splices(two_files):
