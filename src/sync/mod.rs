@@ -74,6 +74,6 @@ pub use message::{
     Cursor, Hello, Interest, Message, RefusalCode, Stretch, WireChange, WireSnapshot,
 };
 pub use session::{
-    PROTOCOL_VERSION, Session, SessionConfig, SessionEvent, SessionState, SessionStats,
+    MAX_EVENTS, PROTOCOL_VERSION, Session, SessionConfig, SessionEvent, SessionState, SessionStats,
 };
 pub use wire::{Limits, WireError};

@@ -1,6 +1,6 @@
 //! [`Session`]: one connection's sync state machine. Frames in, frames out; no I/O.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use crate::store::{LogEntry, PeerRecord};
 use crate::{DeviceId, DocId, Epoch, VersionVector};
@@ -14,6 +14,9 @@ use super::{
 
 /// The protocol version this build speaks.
 pub const PROTOCOL_VERSION: u8 = 1;
+
+/// Most events a session keeps for [`Session::take_events`]; past it the oldest go.
+pub const MAX_EVENTS: usize = 1_000;
 
 /// How a session behaves.
 #[derive(Debug, Clone)]
@@ -177,7 +180,7 @@ pub struct Session {
     /// compaction covering no further than that head needs no new snapshot.
     snapshots_sent: HashMap<DocId, u64>,
     acked: u64,
-    events: Vec<SessionEvent>,
+    events: VecDeque<SessionEvent>,
     stats: SessionStats,
 }
 
@@ -201,7 +204,7 @@ impl Session {
             summary_seen: HashSet::new(),
             snapshots_sent: HashMap::new(),
             acked: 0,
-            events: Vec::new(),
+            events: VecDeque::new(),
             stats: SessionStats::default(),
         }
     }
@@ -226,9 +229,24 @@ impl Session {
         self.acked
     }
 
-    /// Takes the events gathered since the last call.
+    /// Takes the events gathered since the last call: at most [`MAX_EVENTS`] of them, the
+    /// newest (a session whose events nobody takes does not grow without bound), with
+    /// consecutive acknowledgements merged into the latest.
     pub fn take_events(&mut self) -> Vec<SessionEvent> {
-        std::mem::take(&mut self.events)
+        std::mem::take(&mut self.events).into()
+    }
+
+    fn push_event(&mut self, event: SessionEvent) {
+        if let (SessionEvent::Acked { upto }, Some(SessionEvent::Acked { upto: last })) =
+            (&event, self.events.back_mut())
+        {
+            *last = (*last).max(*upto);
+            return;
+        }
+        if self.events.len() >= MAX_EVENTS {
+            self.events.pop_front();
+        }
+        self.events.push_back(event);
     }
 
     /// Where the session stands, given the host's current log head.
@@ -346,6 +364,11 @@ impl Session {
         }
         match message {
             Message::Hello(hello) => self.on_hello(host, hello, &mut out)?,
+            // A server that refuses our hello (a bad token) answers with a refusal, not a
+            // hello: an event for the application, which stops reconnecting.
+            Message::Refused { code, doc, message } => {
+                self.push_event(SessionEvent::Refused { code, doc, message })
+            }
             other if self.peer.is_none() => {
                 let _ = other;
                 return Err(SyncError::Protocol {
@@ -362,10 +385,6 @@ impl Session {
                 self.on_changes(host, snapshots, Vec::new(), None, &mut out)?
             }
             Message::Ack { upto } => self.on_ack(host, upto)?,
-            Message::Refused { code, doc, message } => {
-                self.events
-                    .push(SessionEvent::Refused { code, doc, message })
-            }
         }
         out.extend(self.poll(host)?);
         Ok(out)
@@ -494,7 +513,7 @@ impl Session {
             .as_ref()
             .and_then(|r| r.their_log)
             .is_some_and(|(epoch, offset)| epoch == hello.epoch && offset > hello.head);
-        self.events.push(SessionEvent::PeerHello {
+        self.push_event(SessionEvent::PeerHello {
             device: hello.device,
             label: hello.label.clone(),
         });
@@ -569,7 +588,7 @@ impl Session {
         let head = host.log_head();
         if cursor.epoch == id.epoch && cursor.offset > head {
             host.restored_from_backup()?;
-            self.events.push(SessionEvent::RestoredFromBackup);
+            self.push_event(SessionEvent::RestoredFromBackup);
         }
         if cursor.epoch != id.epoch || cursor.offset > head {
             self.out = Outbound::Waiting;
@@ -808,8 +827,7 @@ impl Session {
             .filter(|c| write.contains(&c.doc) || note_refused(&mut refused, &c.doc))
             .collect();
         for doc in refused {
-            self.events
-                .push(SessionEvent::RefusedChanges { doc: doc.clone() });
+            self.push_event(SessionEvent::RefusedChanges { doc: doc.clone() });
             self.emit(
                 out,
                 &Message::Refused {
@@ -904,7 +922,7 @@ impl Session {
             record.last_contact_ms = host.now_ms();
             host.save_peer(&record)?;
         }
-        self.events.push(SessionEvent::Acked { upto });
+        self.push_event(SessionEvent::Acked { upto });
         Ok(())
     }
 }

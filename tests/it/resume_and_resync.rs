@@ -589,3 +589,52 @@ fn following_more_documents_later_gets_their_whole_history() {
     assert_converged(&mut a, &mut b);
     assert_no_change_stored_twice(&mut b, "B");
 }
+
+/// A long-lived session whose events nobody takes (a binding that never asks) stays bounded:
+/// acknowledgements in a row merge into the latest, and at most `MAX_EVENTS` are kept.
+#[test]
+fn a_session_whose_events_nobody_takes_stays_bounded() {
+    let mut a = Repo::in_memory(RepoConfig::default()).unwrap();
+    let mut b = Repo::in_memory(RepoConfig::default()).unwrap();
+    let mut sa = session_for(&b);
+    let mut sb = session_for(&a);
+    run_until_quiet(&mut sa, &mut a, &mut sb, &mut b).unwrap();
+    for i in 0..2 * polyarch::sync::MAX_EVENTS {
+        a.change("doc", |tx| tx.counter(["n"]).increment(1))
+            .unwrap();
+        let mut to_b = sa.poll(&mut a).unwrap();
+        while !to_b.is_empty() {
+            let mut to_a = Vec::new();
+            for f in &to_b {
+                to_a.extend(sb.receive(&mut b, f).unwrap());
+            }
+            to_b = Vec::new();
+            for f in &to_a {
+                to_b.extend(sa.receive(&mut a, f).unwrap());
+            }
+        }
+        assert!(sa.acked() > i as u64, "b acknowledged change {i}");
+    }
+    let events = sa.take_events();
+    let acks: Vec<u64> = events
+        .iter()
+        .filter_map(|e| match e {
+            SessionEvent::Acked { upto } => Some(*upto),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        events.len() <= polyarch::sync::MAX_EVENTS,
+        "{}",
+        events.len()
+    );
+    assert_eq!(
+        acks,
+        [sa.acked()],
+        "acknowledgements in a row merge into the latest"
+    );
+    assert_eq!(
+        b.to_json("doc").unwrap()["n"],
+        2 * polyarch::sync::MAX_EVENTS as i64
+    );
+}

@@ -12,6 +12,7 @@ const RELAY_TEXT: Record<string, string> = {
   'catching-up': 'Catching up…',
   'in-sync': 'Connected, in sync',
   offline: 'Relay unreachable: retrying',
+  refused: 'Refused by the relay: check the access token',
   closed: 'Offline (switched off)',
 };
 

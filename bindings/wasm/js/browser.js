@@ -247,7 +247,8 @@ export class BrowserRepo {
   /**
    * Resolves once the relay acknowledged holding the change behind `receipt` (it then reaches
    * devices that were never online at the same time as this one). Waits across disconnections
-   * and owner changes; resolves at once for `null`.
+   * and owner changes; resolves at once for `null`. Rejects with `WRITE_REFUSED` when the relay
+   * refused writes to the change's document (a read-only token).
    */
   async relayStored(receipt) {
     if (receipt == null) return;
@@ -359,7 +360,11 @@ export class BrowserRepo {
     } else if (msg.kind === 'relay-stored' && msg.to === this.#tab) {
       const w = this.#relayWaits.get(msg.id);
       this.#relayWaits.delete(msg.id);
-      w?.resolve();
+      if (msg.refused) {
+        w?.reject(polyarchError('WRITE_REFUSED', `${msg.refused}: this connection's token may only read it; the change stays on this device`));
+      } else {
+        w?.resolve();
+      }
     } else if (msg.kind === 'reset' && msg.to === this.#tab && msg.conn === this.#conn) {
       this.#connect(this.#owner);
     } else if (msg.kind === 'frame' && msg.to === this.#tab && msg.conn === this.#conn) {

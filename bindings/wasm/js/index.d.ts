@@ -92,6 +92,12 @@ export type ErrorCode =
   | 'SYNC_WIRE'
   | 'SYNC_PROTOCOL'
   | 'SYNC_INCOMPATIBLE'
+  | 'REFUSED_UNAUTHORIZED'
+  | 'REFUSED_EXPIRED'
+  | 'REFUSED_FORBIDDEN'
+  | 'REFUSED_BAD_REQUEST'
+  | 'REFUSED_UNAVAILABLE'
+  | 'WRITE_REFUSED'
   | (string & {});
 
 /** Every error Polyarch throws is an `Error` with this shape. */
@@ -268,6 +274,13 @@ export class SyncSession {
   readonly state: 'handshaking' | 'catching-up' | 'in-sync';
   readonly peer: string | undefined;
   readonly stats: { framesIn: number; framesOut: number; bytesIn: number; bytesOut: number; changesIn: number; changesOut: number };
+  /**
+   * What the other side refused since the last call: errors with `code` `REFUSED_UNAUTHORIZED`
+   * or `REFUSED_EXPIRED` (a bad token: it closes the connection), `REFUSED_FORBIDDEN` (a
+   * document this token may not write, named by `doc`; those changes stay in this repo only),
+   * `REFUSED_BAD_REQUEST` or `REFUSED_UNAVAILABLE`.
+   */
+  takeRefusals(): Array<PolyarchError & { doc?: string }>;
   free(): void;
 }
 
@@ -314,7 +327,7 @@ export interface BrowserSyncStatus {
 }
 
 /** A relay connection's state; "offline" means waiting to retry. */
-export type RelayStatus = 'connecting' | 'handshaking' | 'catching-up' | 'in-sync' | 'offline' | 'closed';
+export type RelayStatus = 'connecting' | 'handshaking' | 'catching-up' | 'in-sync' | 'offline' | 'refused' | 'closed';
 
 /** Options of a relay connection. */
 export interface RelayOptions {
@@ -397,6 +410,8 @@ export interface BrowserRepo
   /**
    * Resolves once the relay acknowledged holding the change ("on the relay"): devices that are
    * never online at the same time as this one will get it. Waits across disconnections.
+   * Rejects with `WRITE_REFUSED` when the relay refused the change's document (the token may
+   * only read it): the change stays on this device.
    */
   relayStored(receipt: Receipt | null): Promise<void>;
   /** Resolves when the page and the database are in sync. */

@@ -12,6 +12,11 @@ import { SyncSession } from './common.js';
  * token from `polyarch-relay token mint`), `WebSocket` (a constructor, for Node < 22),
  * `minDelayMs`/`maxDelayMs` (backoff bounds), `onStatus(status)`, `onReceive()` (after frames
  * were applied: call `poll` on your other sessions), `onError(error)`.
+ *
+ * What the relay refuses reaches `onError` as an `Error` with a `code` (see
+ * `SyncSession.takeRefusals`): a refused token (`REFUSED_UNAUTHORIZED`, `REFUSED_EXPIRED`) stops
+ * the connection for good (status `"refused"`: retrying would not help; connect again with
+ * another token); a refused write (`REFUSED_FORBIDDEN`, with `doc`) leaves it running.
  */
 export function connectWebSocket(repo, url, options = {}) {
   return new WebSocketConnection(repo, url, options);
@@ -49,7 +54,10 @@ export class WebSocketConnection {
     this.#open();
   }
 
-  /** `"connecting"`, `"handshaking"`, `"catching-up"`, `"in-sync"` or `"offline"` (waiting to retry) or `"closed"`. */
+  /**
+   * `"connecting"`, `"handshaking"`, `"catching-up"`, `"in-sync"`, `"offline"` (waiting to
+   * retry), `"refused"` (the relay refused the token: stopped) or `"closed"`.
+   */
   get status() {
     return this.#status;
   }
@@ -77,13 +85,17 @@ export class WebSocketConnection {
 
   /** Stops for good. */
   close() {
+    this.#stop('closed');
+  }
+
+  #stop(status) {
     if (this.#closed) return;
     this.#closed = true;
     globalThis.removeEventListener?.('online', this.#onOnline);
     clearTimeout(this.#timer);
     this.#socket?.close();
     this.#drop();
-    this.#setStatus('closed');
+    this.#setStatus(status);
   }
 
   #open() {
@@ -121,6 +133,13 @@ export class WebSocketConnection {
         this.#error(e);
         socket.close();
         return;
+      }
+      for (const refusal of this.#session.takeRefusals()) {
+        this.#error(refusal);
+        if (refusal.code === 'REFUSED_UNAUTHORIZED' || refusal.code === 'REFUSED_EXPIRED') {
+          this.#stop('refused');
+          return;
+        }
       }
       this.#peer = this.#session.peer ?? this.#peer;
       const state = this.#session.state;

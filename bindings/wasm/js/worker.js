@@ -87,6 +87,17 @@ async function serve(name) {
         return false;
       });
     };
+    // The relay refused this device's writes to `doc` (a read-only token): it acknowledges the
+    // log around them, but it will never hold them, so tabs waiting for it are told at once.
+    const refused = new Set();
+    const refuseWaits = (doc, message) => {
+      refused.add(doc);
+      relayWaits = relayWaits.filter((w) => {
+        if (w.doc !== doc) return true;
+        channel.postMessage({ kind: 'relay-stored', to: w.tab, id: w.id, refused: message });
+        return false;
+      });
+    };
     // After any import, every other tab gets what it lacks (the log skips a tab's own changes).
     // At most one relay report per REPORT_MS while frames flow (it reads the peers table).
     let reportTimer = null;
@@ -124,6 +135,10 @@ async function serve(name) {
         relay = null;
         reportRelay('none');
       } else if (msg?.kind === 'relay-stored?' && msg.to === id) {
+        if (refused.has(msg.doc)) {
+          channel.postMessage({ kind: 'relay-stored', to: msg.from, id: msg.id, refused: `the relay refused writes to ${msg.doc}` });
+          return;
+        }
         if (!relayWaits.some((w) => w.tab === msg.from && w.id === msg.id)) {
           relayWaits.push({ tab: msg.from, id: msg.id, doc: msg.doc, token: msg.token, mark: null });
         }
@@ -133,6 +148,7 @@ async function serve(name) {
         const key = JSON.stringify([msg.url, msg.token ?? null, msg.minDelayMs, msg.maxDelayMs]);
         if (relay?.key === key) return;
         relay?.connection.close();
+        refused.clear(); // another token may write what this one could not
         relay = {
           key,
           connection: connectWebSocket(repo, msg.url, {
@@ -141,7 +157,10 @@ async function serve(name) {
             maxDelayMs: msg.maxDelayMs,
             onReceive: pollAll,
             onStatus: (status) => reportRelay(status),
-            onError: report,
+            onError: (err) => {
+              if (err?.code === 'REFUSED_FORBIDDEN' && err.doc) refuseWaits(err.doc, err.message);
+              report(err);
+            },
           }),
         };
       } else if (msg?.kind === 'bye') {

@@ -4,7 +4,7 @@
 use std::rc::Rc;
 
 use js_sys::{Array, Uint8Array};
-use polyarch::sync::{Interest, Session, SessionConfig, SessionState};
+use polyarch::sync::{Interest, RefusalCode, Session, SessionConfig, SessionEvent, SessionState};
 use wasm_bindgen::prelude::*;
 
 use crate::repo::{Repo, Shared};
@@ -88,6 +88,29 @@ impl SyncSession {
         })
     }
 
+    /// What the other side refused since the last call, as `Error`s (`name`
+    /// `"PolyarchError"`) with a `code`: `REFUSED_UNAUTHORIZED` (a missing, malformed or
+    /// foreign token) and `REFUSED_EXPIRED` (the other side then closes the connection),
+    /// `REFUSED_FORBIDDEN` (a document this token may not write; `doc` names it, and the
+    /// changes to it stay in this repo only), `REFUSED_BAD_REQUEST`, `REFUSED_UNAVAILABLE`.
+    #[wasm_bindgen(js_name = takeRefusals)]
+    pub fn take_refusals(&mut self) -> Array {
+        self.session
+            .take_events()
+            .into_iter()
+            .filter_map(|event| match event {
+                SessionEvent::Refused { code, doc, message } => {
+                    let err = error::js_error(refusal_code(code), &message);
+                    if let Some(doc) = doc {
+                        let _ = js_sys::Reflect::set(&err, &"doc".into(), &doc.as_str().into());
+                    }
+                    Some(err)
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
     /// The peer's device id (hex), once it said hello.
     #[wasm_bindgen(getter)]
     pub fn peer(&self) -> Option<String> {
@@ -110,5 +133,16 @@ impl SyncSession {
             let _ = js_sys::Reflect::set(&obj, &k.into(), &JsValue::from_f64(v as f64));
         }
         obj.into()
+    }
+}
+
+/// The stable code of a refusal, as `takeRefusals` sets it.
+fn refusal_code(code: RefusalCode) -> &'static str {
+    match code {
+        RefusalCode::Unauthorized => "REFUSED_UNAUTHORIZED",
+        RefusalCode::Expired => "REFUSED_EXPIRED",
+        RefusalCode::Forbidden => "REFUSED_FORBIDDEN",
+        RefusalCode::BadRequest => "REFUSED_BAD_REQUEST",
+        RefusalCode::Unavailable => "REFUSED_UNAVAILABLE",
     }
 }

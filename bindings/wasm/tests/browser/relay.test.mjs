@@ -74,13 +74,14 @@ after(async () => {
 
 const bin = relayBin();
 
+/** A token for every document with `rights` (`read` or `read-write`). */
+const mint = (rights) =>
+  execFileSync(bin, ['token', 'mint', '--secret', SECRET, '--docs', '', '--rights', rights, '--ttl', '1h']).toString().trim();
+
 /** A relay's directory, port, URL and an access token for it (not started yet). */
 async function relaySetup() {
   const port = await freePort();
-  const token = execFileSync(bin, ['token', 'mint', '--secret', SECRET, '--docs', '', '--rights', 'read-write', '--ttl', '1h'])
-    .toString()
-    .trim();
-  return { dir: tempDir('polyarch-relay-'), port, url: `ws://127.0.0.1:${port}/sync`, token };
+  return { dir: tempDir('polyarch-relay-'), port, url: `ws://127.0.0.1:${port}/sync`, token: mint('read-write') };
 }
 
 test('two devices sync through a relay, with edits made while it is unreachable', { skip: !bin && 'no polyarch-relay binary (set POLYARCH_RELAY_BIN)' }, async () => {
@@ -169,6 +170,53 @@ test('relayStored, relay status details and disconnect; two repo names side by s
     await until(a, () => window.repo.register('cal', 'title').value === 'from B, offline', null, 'A to get B\'s offline change');
     assert.deepEqual(a.errors, []);
     assert.deepEqual(b.errors, []);
+  } finally {
+    await context.close();
+    await stopRelay(relay);
+    for (const p of [profile, dir]) rmSync(p, { recursive: true, force: true });
+  }
+});
+
+test('a read-only token reads but its writes are refused: relayStored rejects; a forged token stops the connection', { skip: !bin && 'no polyarch-relay binary (set POLYARCH_RELAY_BIN)' }, async () => {
+  const { dir, port, url, token } = await relaySetup();
+  const readOnly = mint('read');
+  const profile = tempDir('polyarch-profile-');
+  const relay = await startRelay(bin, port, dir);
+  const context = await launch(profile);
+  try {
+    const [writer, reader, forger] = [await openTab(context, server.url), await openTab(context, server.url), await openTab(context, server.url)];
+    await openRepo(writer, 'writer');
+    await openRepo(reader, 'reader');
+    await openRepo(forger, 'forger');
+    const connect = (page, token) =>
+      page.evaluate(({ url, token }) => window.repo.connect(url, { token, minDelayMs: 100, maxDelayMs: 1000 }), { url, token });
+    await connect(writer, token);
+    await writer.evaluate(() => window.repo.relayStored(window.repo.register('cal', 'title').set('from the writer')));
+
+    // The reader follows the document, and its own write is refused, never "on the relay".
+    await connect(reader, readOnly);
+    await until(reader, () => window.repo.register('cal', 'title').value === 'from the writer', null, 'the reader to read');
+    const refusal = await reader.evaluate(async () => {
+      const r = window.repo.register('cal', 'title').set('from the reader');
+      await window.repo.stored(r);
+      try {
+        await window.repo.relayStored(r);
+        return 'stored by the relay';
+      } catch (e) {
+        return { name: e.name, code: e.code, message: e.message };
+      }
+    });
+    assert.equal(refusal.code, 'WRITE_REFUSED', JSON.stringify(refusal));
+    assert.equal(refusal.name, 'PolyarchError');
+    assert.match(refusal.message, /may only read/);
+    // The connection stays usable: the reader still follows the writer.
+    await writer.evaluate(() => window.repo.relayStored(window.repo.register('cal', 'title').set('again')));
+    await until(reader, () => window.repo.register('cal', 'title').conflicts.includes('again'), null, 'the reader to keep following');
+    assert.equal(await writer.evaluate(() => window.repo.register('cal', 'title').value), 'again');
+
+    // A token the relay did not sign: the connection stops for good, and says why.
+    await connect(forger, `${token.slice(0, -4)}AAAA`);
+    await until(forger, () => window.repo.syncStatus.relay === 'refused', null, 'the forged token to be refused', 20_000);
   } finally {
     await context.close();
     await stopRelay(relay);
