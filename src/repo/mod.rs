@@ -133,11 +133,24 @@ impl Repo {
         Ok(Self::with_store(store, config))
     }
 
-    /// The whole replica as one byte string (the SQLite database, with waiting changes
-    /// committed first): a backup, or a way to carry the replica to another host. Open it with
-    /// [`from_image`](Self::from_image).
+    /// The whole replica as one byte string (the SQLite database): a backup, or a way to
+    /// carry the replica to another host. Open it with [`from_image`](Self::from_image).
+    ///
+    /// The image is compact, so that opening it reads snapshots instead of replaying every
+    /// change ever made: first it commits waiting changes and compacts every document with a
+    /// long history, as [`maintain`](Self::maintain) does, then it copies the database without
+    /// its free pages. The compaction stays in this replica too (peers that are behind it get
+    /// the snapshot, as after any compaction).
+    ///
+    /// Unlike `maintain`, this compacts documents that are not loaded as well. Compacting one
+    /// costs loading it (replaying its logged changes) and saving it, once; an image that
+    /// kept its history would make every replica opened from it pay the replay instead, and
+    /// weigh a row per change (hundreds of times the snapshot, for typed text). An image is
+    /// asked for rarely and opened possibly many times, so the work is done here. Documents
+    /// not loaded are loaded one at a time and dropped from memory after.
     pub fn export_image(&mut self) -> Result<Vec<u8>, Error> {
         self.flush()?;
+        self.compact_long_histories(true)?;
         Ok(self.store.export_image()?)
     }
 
@@ -427,19 +440,38 @@ impl Repo {
         Ok(())
     }
 
-    /// Compacts every loaded document whose logged changes outweigh its snapshot (at least
-    /// 1,000 changes), and commits waiting changes. Call when idle and before closing.
+    /// Commits waiting changes and compacts every loaded document with a long history: at
+    /// least [`LONG_HISTORY`](Self::LONG_HISTORY) logged changes, whose bytes outweigh its
+    /// snapshot. Returns how many documents it compacted. Call it when idle and before closing
+    /// ([`close`](Self::close) does).
+    ///
+    /// Only loaded documents: compacting one that is not loaded would cost replaying its
+    /// history, and a document grows its log only while loaded (a write or a sync loads it),
+    /// so the documents worth compacting are loaded. [`export_image`](Self::export_image)
+    /// compacts the others too.
     pub fn maintain(&mut self) -> Result<usize, Error> {
         self.flush()?;
-        let ids: Vec<DocId> = self.docs.keys().cloned().collect();
+        self.compact_long_histories(false)
+    }
+
+    /// The fewest logged changes that make a document's history long enough to compact.
+    pub const LONG_HISTORY: u64 = 1_000;
+
+    /// Compacts the documents with a long history (see [`maintain`](Self::maintain)), those
+    /// not loaded too if `unloaded_too` (each loaded for it, then dropped). Returns how many.
+    fn compact_long_histories(&mut self, unloaded_too: bool) -> Result<usize, Error> {
         let mut compacted = 0;
-        for id in ids {
-            let (count, bytes) = self.store.tail_stats(&id)?;
-            let snapshot = self.store.snapshot(&id)?.map_or(0, |(s, _)| s.len() as u64);
-            if count >= 1_000 && bytes > snapshot {
-                self.compact(&id)?;
-                compacted += 1;
+        for history in self.store.long_histories(Self::LONG_HISTORY)? {
+            let loaded = self.docs.contains_key(&history.doc);
+            if history.logged_bytes <= history.snapshot_bytes || !(loaded || unloaded_too) {
+                continue;
             }
+            let done = self.compact(&history.doc);
+            if !loaded {
+                self.docs.remove(&history.doc);
+            }
+            done?;
+            compacted += 1;
         }
         Ok(compacted)
     }
