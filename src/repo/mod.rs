@@ -146,11 +146,10 @@ impl Repo {
     /// costs loading it (replaying its logged changes) and saving it, once; an image that
     /// kept its history would make every replica opened from it pay the replay instead, and
     /// weigh a row per change (hundreds of times the snapshot, for typed text). An image is
-    /// asked for rarely and opened possibly many times, so the work is done here. Documents
-    /// not loaded are loaded one at a time and dropped from memory after.
+    /// asked for rarely and opened possibly many times, so the work is done here (through
+    /// [`maintain_all`](Self::maintain_all): one document in memory at a time).
     pub fn export_image(&mut self) -> Result<Vec<u8>, Error> {
-        self.flush()?;
-        self.compact_long_histories(true)?;
+        self.maintain_all()?;
         Ok(self.store.export_image()?)
     }
 
@@ -447,11 +446,25 @@ impl Repo {
     ///
     /// Only loaded documents: compacting one that is not loaded would cost replaying its
     /// history, and a document grows its log only while loaded (a write or a sync loads it),
-    /// so the documents worth compacting are loaded. [`export_image`](Self::export_image)
+    /// so the documents worth compacting are loaded. [`maintain_all`](Self::maintain_all)
     /// compacts the others too.
     pub fn maintain(&mut self) -> Result<usize, Error> {
         self.flush()?;
         self.compact_long_histories(false)
+    }
+
+    /// [`maintain`](Self::maintain) for every document, loaded or not: each one not loaded
+    /// whose history is long is loaded (replaying it), compacted and dropped from memory, one
+    /// at a time. Returns how many documents it compacted.
+    ///
+    /// A replica whose process ended without [`close`](Self::close) (a killed browser tab's
+    /// Worker, a crash) may hold long histories that no later `maintain` sees until a write
+    /// loads them, while every peer that is sent such a document in full replays it. A host
+    /// calls this once, when idle after opening such a replica;
+    /// [`export_image`](Self::export_image) calls it.
+    pub fn maintain_all(&mut self) -> Result<usize, Error> {
+        self.flush()?;
+        self.compact_long_histories(true)
     }
 
     /// The fewest logged changes that make a document's history long enough to compact.

@@ -276,7 +276,7 @@ fn nothing_is_lost_to_the_compaction_an_export_makes() {
 }
 
 #[test]
-fn an_export_compacts_documents_that_are_not_loaded_and_maintain_leaves_them() {
+fn an_export_and_maintain_all_compact_documents_that_are_not_loaded_and_maintain_leaves_them() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("origin.db");
     let mut origin = Repo::open(&path, grouped()).expect("open");
@@ -303,6 +303,17 @@ fn an_export_compacts_documents_that_are_not_loaded_and_maintain_leaves_them() {
     );
     let mut copy = Repo::from_image(&image, None, grouped()).expect("copy");
     assert_eq!(copy.to_json("notes").expect("json"), expected);
+
+    // What hosts call once after opening such a replica, without exporting it.
+    type_chars(&mut reopened, KEYSTROKES);
+    reopened.unload("notes").expect("unload");
+    assert_eq!(reopened.maintain().expect("maintain"), 0);
+    assert_eq!(reopened.maintain_all().expect("maintain all"), 1);
+    assert_eq!(reopened.loaded_docs(), 0);
+    assert_eq!(
+        reopened.doc_status("notes").expect("status").logged_changes,
+        0
+    );
 }
 
 #[test]
