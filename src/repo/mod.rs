@@ -148,8 +148,12 @@ impl Repo {
     /// weigh a row per change (hundreds of times the snapshot, for typed text). An image is
     /// asked for rarely and opened possibly many times, so the work is done here (through
     /// [`maintain_all`](Self::maintain_all): one document in memory at a time).
+    ///
+    /// A document that cannot be compacted (it does not load: damaged on disk) does not stop
+    /// the export, which is also a backup: the image carries its log as it is.
     pub fn export_image(&mut self) -> Result<Vec<u8>, Error> {
-        self.maintain_all()?;
+        self.flush()?;
+        self.compact_long_histories(true, true)?;
         Ok(self.store.export_image()?)
     }
 
@@ -450,7 +454,7 @@ impl Repo {
     /// compacts the others too.
     pub fn maintain(&mut self) -> Result<usize, Error> {
         self.flush()?;
-        self.compact_long_histories(false)
+        self.compact_long_histories(false, false)
     }
 
     /// [`maintain`](Self::maintain) for every document, loaded or not: each one not loaded
@@ -464,7 +468,7 @@ impl Repo {
     /// [`export_image`](Self::export_image) calls it.
     pub fn maintain_all(&mut self) -> Result<usize, Error> {
         self.flush()?;
-        self.compact_long_histories(true)
+        self.compact_long_histories(true, false)
     }
 
     /// The fewest logged changes that make a document's history long enough to compact.
@@ -472,7 +476,13 @@ impl Repo {
 
     /// Compacts the documents with a long history (see [`maintain`](Self::maintain)), those
     /// not loaded too if `unloaded_too` (each loaded for it, then dropped). Returns how many.
-    fn compact_long_histories(&mut self, unloaded_too: bool) -> Result<usize, Error> {
+    /// With `skip_failed`, a document whose compaction fails is left as it is and the others
+    /// are still compacted; else the first failure is returned.
+    fn compact_long_histories(
+        &mut self,
+        unloaded_too: bool,
+        skip_failed: bool,
+    ) -> Result<usize, Error> {
         let mut compacted = 0;
         for history in self.store.long_histories(Self::LONG_HISTORY)? {
             let loaded = self.docs.contains_key(&history.doc);
@@ -483,8 +493,11 @@ impl Repo {
             if !loaded {
                 self.docs.remove(&history.doc);
             }
-            done?;
-            compacted += 1;
+            match done {
+                Ok(()) => compacted += 1,
+                Err(_) if skip_failed => {}
+                Err(e) => return Err(e),
+            }
         }
         Ok(compacted)
     }

@@ -330,3 +330,52 @@ fn maintain_compacts_loaded_long_histories_and_says_how_many() {
         "nothing left to compact"
     );
 }
+
+#[test]
+fn a_document_too_damaged_to_compact_does_not_stop_an_export() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("origin.db");
+    let mut origin = Repo::open(&path, grouped()).expect("open");
+    type_chars(&mut origin, KEYSTROKES);
+    for _ in 0..KEYSTROKES {
+        origin
+            .change("victim", |tx| tx.counter("n").increment(1))
+            .expect("change");
+    }
+    let expected = origin.to_json("notes").expect("json");
+    drop(origin);
+    {
+        let conn = rusqlite::Connection::open(&path).expect("sqlite");
+        conn.execute(
+            "UPDATE log SET bytes = x'00' WHERE offset = (SELECT min(offset) FROM log
+             WHERE doc = (SELECT key FROM docs WHERE id = 'victim'))",
+            [],
+        )
+        .expect("damage a change");
+    }
+
+    let mut reopened = Repo::open(&path, grouped()).expect("reopen");
+    assert!(
+        reopened.maintain_all().is_err(),
+        "maintain says what failed"
+    );
+    let image = reopened.export_image().expect("the export goes on");
+    assert_eq!(
+        reopened.doc_status("notes").expect("status").logged_changes,
+        0
+    );
+    assert_eq!(
+        reopened
+            .doc_status("victim")
+            .expect("status")
+            .logged_changes,
+        KEYSTROKES as u64,
+        "the damaged document is carried as it is"
+    );
+    let mut copy = Repo::from_image(&image, None, grouped()).expect("copy");
+    assert_eq!(copy.to_json("notes").expect("json"), expected);
+    assert!(
+        copy.to_json("victim").is_err(),
+        "still damaged, and an error"
+    );
+}
