@@ -195,6 +195,22 @@ fn type_chars(repo: &mut Repo, n: usize) {
 /// Keystrokes in the tests below: past `Repo::LONG_HISTORY`, so that the history is long.
 const KEYSTROKES: usize = 1_500;
 
+/// A replica file in `dir` with a long history typed into `notes` (and whatever `more` does),
+/// dropped without closing, so nothing compacted it (as when a browser tab is killed). Returns
+/// its path and `notes` as JSON.
+fn typed_file_replica(
+    dir: &tempfile::TempDir,
+    more: impl FnOnce(&mut Repo),
+) -> (std::path::PathBuf, serde_json::Value) {
+    let path = dir.path().join("origin.db");
+    let mut origin = Repo::open(&path, grouped()).expect("open");
+    type_chars(&mut origin, KEYSTROKES);
+    more(&mut origin);
+    let notes = origin.to_json("notes").expect("json");
+    drop(origin);
+    (path, notes)
+}
+
 #[test]
 fn an_image_of_a_long_history_is_compact_and_opens_to_the_same_document() {
     let mut origin = Repo::in_memory(grouped()).expect("repo");
@@ -278,12 +294,7 @@ fn nothing_is_lost_to_the_compaction_an_export_makes() {
 #[test]
 fn an_export_and_maintain_all_compact_documents_that_are_not_loaded_and_maintain_leaves_them() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("origin.db");
-    let mut origin = Repo::open(&path, grouped()).expect("open");
-    type_chars(&mut origin, KEYSTROKES);
-    let expected = origin.to_json("notes").expect("json");
-    // Dropped, not closed: nothing compacted the history (as when a browser tab is killed).
-    drop(origin);
+    let (path, expected) = typed_file_replica(&dir, |_| {});
 
     let mut reopened = Repo::open(&path, grouped()).expect("reopen");
     assert_eq!(
@@ -334,16 +345,13 @@ fn maintain_compacts_loaded_long_histories_and_says_how_many() {
 #[test]
 fn a_document_too_damaged_to_compact_does_not_stop_an_export() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("origin.db");
-    let mut origin = Repo::open(&path, grouped()).expect("open");
-    type_chars(&mut origin, KEYSTROKES);
-    for _ in 0..KEYSTROKES {
-        origin
-            .change("victim", |tx| tx.counter("n").increment(1))
-            .expect("change");
-    }
-    let expected = origin.to_json("notes").expect("json");
-    drop(origin);
+    let (path, expected) = typed_file_replica(&dir, |origin| {
+        for _ in 0..KEYSTROKES {
+            origin
+                .change("victim", |tx| tx.counter("n").increment(1))
+                .expect("change");
+        }
+    });
     {
         let conn = rusqlite::Connection::open(&path).expect("sqlite");
         conn.execute(
