@@ -133,11 +133,27 @@ impl Repo {
         Ok(Self::with_store(store, config))
     }
 
-    /// The whole replica as one byte string (the SQLite database, with waiting changes
-    /// committed first): a backup, or a way to carry the replica to another host. Open it with
-    /// [`from_image`](Self::from_image).
+    /// The whole replica as one byte string (the SQLite database): a backup, or a way to
+    /// carry the replica to another host. Open it with [`from_image`](Self::from_image).
+    ///
+    /// The image is compact, so that opening it reads snapshots instead of replaying every
+    /// change ever made: first it commits waiting changes and compacts every document with a
+    /// long history, as [`maintain`](Self::maintain) does, then it copies the database without
+    /// its free pages. The compaction stays in this replica too (peers that are behind it get
+    /// the snapshot, as after any compaction).
+    ///
+    /// Unlike `maintain`, this compacts documents that are not loaded as well. Compacting one
+    /// costs loading it (replaying its logged changes) and saving it, once; an image that
+    /// kept its history would make every replica opened from it pay the replay instead, and
+    /// weigh a row per change (hundreds of times the snapshot, for typed text). An image is
+    /// asked for rarely and opened possibly many times, so the work is done here (through
+    /// [`maintain_all`](Self::maintain_all): one document in memory at a time).
+    ///
+    /// A document that cannot be compacted (it does not load: damaged on disk) does not stop
+    /// the export, which is also a backup: the image carries its log as it is.
     pub fn export_image(&mut self) -> Result<Vec<u8>, Error> {
         self.flush()?;
+        self.compact_long_histories(true, true)?;
         Ok(self.store.export_image()?)
     }
 
@@ -427,18 +443,60 @@ impl Repo {
         Ok(())
     }
 
-    /// Compacts every loaded document whose logged changes outweigh its snapshot (at least
-    /// 1,000 changes), and commits waiting changes. Call when idle and before closing.
+    /// Commits waiting changes and compacts every loaded document with a long history: at
+    /// least [`LONG_HISTORY`](Self::LONG_HISTORY) logged changes, whose bytes outweigh its
+    /// snapshot. Returns how many documents it compacted. Call it when idle and before closing
+    /// ([`close`](Self::close) does).
+    ///
+    /// Only loaded documents: compacting one that is not loaded would cost replaying its
+    /// history, and a document grows its log only while loaded (a write or a sync loads it),
+    /// so the documents worth compacting are loaded. [`maintain_all`](Self::maintain_all)
+    /// compacts the others too.
     pub fn maintain(&mut self) -> Result<usize, Error> {
         self.flush()?;
-        let ids: Vec<DocId> = self.docs.keys().cloned().collect();
+        self.compact_long_histories(false, false)
+    }
+
+    /// [`maintain`](Self::maintain) for every document, loaded or not: each one not loaded
+    /// whose history is long is loaded (replaying it), compacted and dropped from memory, one
+    /// at a time. Returns how many documents it compacted.
+    ///
+    /// A replica whose process ended without [`close`](Self::close) (a killed browser tab's
+    /// Worker, a crash) may hold long histories that no later `maintain` sees until a write
+    /// loads them, while every peer that is sent such a document in full replays it. A host
+    /// calls this once, when idle after opening such a replica;
+    /// [`export_image`](Self::export_image) calls it.
+    pub fn maintain_all(&mut self) -> Result<usize, Error> {
+        self.flush()?;
+        self.compact_long_histories(true, false)
+    }
+
+    /// The fewest logged changes that make a document's history long enough to compact.
+    pub const LONG_HISTORY: u64 = 1_000;
+
+    /// Compacts the documents with a long history (see [`maintain`](Self::maintain)), those
+    /// not loaded too if `unloaded_too` (each loaded for it, then dropped). Returns how many.
+    /// With `skip_failed`, a document whose compaction fails is left as it is and the others
+    /// are still compacted; else the first failure is returned.
+    fn compact_long_histories(
+        &mut self,
+        unloaded_too: bool,
+        skip_failed: bool,
+    ) -> Result<usize, Error> {
         let mut compacted = 0;
-        for id in ids {
-            let (count, bytes) = self.store.tail_stats(&id)?;
-            let snapshot = self.store.snapshot(&id)?.map_or(0, |(s, _)| s.len() as u64);
-            if count >= 1_000 && bytes > snapshot {
-                self.compact(&id)?;
-                compacted += 1;
+        for history in self.store.long_histories(Self::LONG_HISTORY)? {
+            let loaded = self.docs.contains_key(&history.doc);
+            if history.logged_bytes <= history.snapshot_bytes || !(loaded || unloaded_too) {
+                continue;
+            }
+            let done = self.compact(&history.doc);
+            if !loaded {
+                self.docs.remove(&history.doc);
+            }
+            match done {
+                Ok(()) => compacted += 1,
+                Err(_) if skip_failed => {}
+                Err(e) => return Err(e),
             }
         }
         Ok(compacted)

@@ -5,7 +5,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::error::{Context, StoreError};
 use super::values::{self, bound, from_sql, to_sql};
-use super::{Store, StoredDoc};
+use super::{HistorySize, Store, StoredDoc};
 use crate::{DocId, VersionVector};
 
 impl Store {
@@ -231,8 +231,35 @@ impl Store {
         ))
     }
 
+    /// Documents with at least `min_changes` logged (not compacted) changes, with the size
+    /// of their log and of their snapshot, sorted by id. One pass over the log.
+    pub fn long_histories(&self, min_changes: u64) -> Result<Vec<HistorySize>, StoreError> {
+        const OP: &str = "measuring documents' logs";
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT d.id, l.n, l.bytes, coalesce(length(d.snapshot), 0)
+                 FROM (SELECT doc, count(*) AS n, sum(length(bytes)) AS bytes FROM log
+                       GROUP BY doc HAVING count(*) >= ?1) l
+                 JOIN docs d ON d.key = l.doc
+                 ORDER BY d.id",
+            )
+            .ctx(OP)?;
+        let mut rows = stmt.query([bound(min_changes)]).ctx(OP)?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next().ctx(OP)? {
+            out.push(HistorySize {
+                doc: values::doc_id(row.get(0).ctx(OP)?)?,
+                logged_changes: from_sql("change count", row.get(1).ctx(OP)?)?,
+                logged_bytes: from_sql("byte count", row.get(2).ctx(OP)?)?,
+                snapshot_bytes: from_sql("snapshot size", row.get(3).ctx(OP)?)?,
+            });
+        }
+        Ok(out)
+    }
+
     /// Gives the pages that deleted rows freed back to the file system.
-    fn reclaim_space(&mut self) -> Result<(), StoreError> {
+    pub(super) fn reclaim_space(&mut self) -> Result<(), StoreError> {
         const OP: &str = "reclaiming free space";
         // The pragma frees one page per result row: step it to the end.
         let mut stmt = self.conn.prepare("PRAGMA incremental_vacuum").ctx(OP)?;

@@ -42,7 +42,18 @@ const APPLICATION_ID_AT: std::ops::Range<usize> = 68..72;
 impl Store {
     /// The whole store as one byte string (see the module docs). Reads through this
     /// connection, so it works while the store is open and sees every committed write.
+    ///
+    /// Free pages are left out: those that deleted rows (compacted log entries) freed are
+    /// given back first (`PRAGMA incremental_vacuum`), so the image is as long as the live
+    /// data. A database made without incremental auto-vacuum (not one a Polyarch store ever
+    /// created) is rebuilt once with `VACUUM`, switching it to incremental auto-vacuum.
     pub fn export_image(&mut self) -> Result<Vec<u8>, StoreError> {
+        self.reclaim_space()?;
+        if self.free_pages()? > 0 {
+            self.conn
+                .execute_batch("PRAGMA auto_vacuum = INCREMENTAL; VACUUM;")
+                .ctx("rebuilding the database without its free pages")?;
+        }
         let data = self
             .conn
             .serialize(MAIN_DB)
@@ -52,6 +63,15 @@ impl Store {
             versions.fill(1);
         }
         Ok(image)
+    }
+
+    /// Pages of the database that hold no data (freed by deletions and not given back yet).
+    pub fn free_pages(&self) -> Result<u64, StoreError> {
+        let free: i64 = self
+            .conn
+            .pragma_query_value(None, "freelist_count", |r| r.get(0))
+            .ctx("counting free pages")?;
+        super::values::from_sql("free page count", free)
     }
 
     /// Opens a store from an image made by [`export_image`](Self::export_image), as a new

@@ -113,6 +113,20 @@ pub struct StoredDoc {
     pub version: VersionVector,
 }
 
+/// How much of a document's history is logged change by change, and how big its snapshot is
+/// (see [`Store::long_histories`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistorySize {
+    /// The document.
+    pub doc: DocId,
+    /// Changes logged after the snapshot.
+    pub logged_changes: u64,
+    /// Their bytes.
+    pub logged_bytes: u64,
+    /// The snapshot's bytes (0 when never compacted).
+    pub snapshot_bytes: u64,
+}
+
 /// What a peer lacks of one document, given its version vector.
 #[derive(Debug, Clone, Default)]
 pub struct Missing {

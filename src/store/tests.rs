@@ -394,6 +394,76 @@ fn compaction_shrinks_the_file() {
 }
 
 #[test]
+fn long_histories_are_measured_in_one_pass() {
+    let mut store = mem();
+    let a: Vec<Fake> = (1..=4).map(|seq| Fake::new("a", 1, seq, 10)).collect();
+    let b: Vec<Fake> = (1..=2).map(|seq| Fake::new("b", 2, seq, 7)).collect();
+    append(&mut store, &a);
+    append(&mut store, &b);
+    let all = store.long_histories(0).unwrap();
+    let sizes: Vec<_> = all
+        .iter()
+        .map(|h| {
+            (
+                h.doc.as_str(),
+                h.logged_changes,
+                h.logged_bytes,
+                h.snapshot_bytes,
+            )
+        })
+        .collect();
+    assert_eq!(sizes, [("a", 4, 40, 0), ("b", 2, 14, 0)]);
+    assert_eq!(
+        store.long_histories(3).unwrap().len(),
+        1,
+        "only a has 3 or more"
+    );
+
+    let vv: VersionVector = [(actor(1), 3)].into_iter().collect();
+    store.compact(&doc("a"), b"snapshot", &vv, 3).unwrap();
+    let a = &store.long_histories(0).unwrap()[0];
+    assert_eq!(
+        (a.logged_changes, a.logged_bytes, a.snapshot_bytes),
+        (1, 10, 8)
+    );
+}
+
+#[test]
+fn an_image_leaves_free_pages_out_even_without_auto_vacuum() {
+    let mut store = mem();
+    // As a database made without incremental auto-vacuum would be: deletions leave free pages.
+    store
+        .conn
+        .execute_batch("PRAGMA auto_vacuum = NONE; VACUUM;")
+        .unwrap();
+    let fakes: Vec<Fake> = (1..=200).map(|seq| Fake::new("a", 1, seq, 500)).collect();
+    append(&mut store, &fakes);
+    let vv: VersionVector = [(actor(1), 200)].into_iter().collect();
+    store
+        .compact(&doc("a"), b"snapshot", &vv, store.log_head())
+        .unwrap();
+    assert!(
+        store.free_pages().unwrap() > 0,
+        "the compaction left pages free"
+    );
+
+    let image = store.export_image().unwrap();
+    assert_eq!(store.free_pages().unwrap(), 0);
+    assert_eq!(image.len() as u64, store.size_bytes().unwrap());
+    let copy = Store::open_image(&image, None, &StoreOptions::default()).unwrap();
+    let auto_vacuum: i64 = copy
+        .conn
+        .pragma_query_value(None, "auto_vacuum", |r| r.get(0))
+        .unwrap();
+    assert_eq!(auto_vacuum, 2, "rebuilt with incremental auto-vacuum");
+    assert_eq!(
+        copy.load_doc(&doc("a")).unwrap().unwrap().snapshot.unwrap(),
+        b"snapshot"
+    );
+    copy.integrity_check().unwrap();
+}
+
+#[test]
 fn peers_round_trip() {
     let mut store = mem();
     let relay = PeerRecord {

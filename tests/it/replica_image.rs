@@ -1,9 +1,10 @@
 //! A replica exported as one byte string opens elsewhere (in memory or as a new file) with the
 //! same documents, as a new device that writes as a new actor; bytes that are not an image are
-//! refused with a clear error and nothing is written.
+//! refused with a clear error and nothing is written. An image is compact: long histories are
+//! folded into snapshots first, loaded documents or not, and nothing a peer needs is lost.
 
 use polyarch::sync::{Session, SessionConfig, run_until_quiet};
-use polyarch::{Error, Repo, RepoConfig, StoreError};
+use polyarch::{Durability, Error, Repo, RepoConfig, StoreError};
 
 /// A file replica with a register, a set and a counter, still open (its WAL not checkpointed).
 fn replica(dir: &tempfile::TempDir) -> Repo {
@@ -168,4 +169,221 @@ fn a_closed_replica_file_read_as_bytes_is_an_image() {
     })
     .expect("the copy takes writes");
     copy.integrity_check().expect("intact");
+}
+
+/// Group commit: typing thousands of keystrokes stays quick in unoptimised builds.
+fn grouped() -> RepoConfig {
+    RepoConfig {
+        durability: Durability::group(),
+        ..RepoConfig::default()
+    }
+}
+
+/// Types `n` characters at the end of `notes`'s `body`, one change per keystroke.
+fn type_chars(repo: &mut Repo, n: usize) {
+    let start = repo
+        .view("notes", |doc| doc.text("body").len())
+        .map_or(0, |len| len.unwrap_or(0));
+    for i in 0..n {
+        let c = char::from(b'a' + (i % 26) as u8).to_string();
+        repo.change("notes", |tx| tx.text("body").splice(start + i, 0, &c))
+            .expect("keystroke");
+    }
+    repo.flush().expect("flush");
+}
+
+/// Keystrokes in the tests below: past `Repo::LONG_HISTORY`, so that the history is long.
+const KEYSTROKES: usize = 1_500;
+
+/// A replica file in `dir` with a long history typed into `notes` (and whatever `more` does),
+/// dropped without closing, so nothing compacted it (as when a browser tab is killed). Returns
+/// its path and `notes` as JSON.
+fn typed_file_replica(
+    dir: &tempfile::TempDir,
+    more: impl FnOnce(&mut Repo),
+) -> (std::path::PathBuf, serde_json::Value) {
+    let path = dir.path().join("origin.db");
+    let mut origin = Repo::open(&path, grouped()).expect("open");
+    type_chars(&mut origin, KEYSTROKES);
+    more(&mut origin);
+    let notes = origin.to_json("notes").expect("json");
+    drop(origin);
+    (path, notes)
+}
+
+#[test]
+fn an_image_of_a_long_history_is_compact_and_opens_to_the_same_document() {
+    let mut origin = Repo::in_memory(grouped()).expect("repo");
+    type_chars(&mut origin, KEYSTROKES);
+    origin
+        .change("cal", |tx| tx.register("title").set("Standup"))
+        .expect("small doc");
+    let logged = origin.store().size_bytes().expect("size");
+    let saved = origin.doc("notes").expect("notes").save().len();
+
+    let image = origin.export_image().expect("export");
+    let notes = origin.doc_status("notes").expect("status");
+    assert_eq!(notes.logged_changes, 0, "the long history was compacted");
+    assert_eq!(
+        origin.doc_status("cal").expect("status").logged_changes,
+        1,
+        "a short history is left as it is"
+    );
+    // What is left besides the snapshot is SQLite's fixed cost: a page or two per table and
+    // index (12 pages of 4 KiB when this was written).
+    let page = 4096;
+    assert!(
+        image.len() <= saved + 16 * page,
+        "an image of {} bytes for a {saved}-byte snapshot",
+        image.len()
+    );
+    assert!(
+        image.len() * 4 < logged as usize,
+        "an image of {} bytes, the history took {logged}",
+        image.len()
+    );
+
+    let mut copy = Repo::from_image(&image, None, grouped()).expect("open the image");
+    assert_eq!(copy.doc_status("notes").expect("status").logged_changes, 0);
+    for doc in ["notes", "cal"] {
+        assert_eq!(
+            copy.to_json(doc).expect("copy"),
+            origin.to_json(doc).expect("origin")
+        );
+    }
+    copy.integrity_check().expect("intact");
+}
+
+#[test]
+fn nothing_is_lost_to_the_compaction_an_export_makes() {
+    let mut origin = Repo::in_memory(grouped()).expect("repo");
+    let mut peer = Repo::in_memory(grouped()).expect("repo");
+    type_chars(&mut origin, 10);
+    sync(&mut origin, &mut peer);
+    // The peer falls behind by a long history, and writes on its own meanwhile.
+    type_chars(&mut origin, KEYSTROKES);
+    peer.change("notes", |tx| tx.counter("edits").increment(1))
+        .expect("peer edit");
+
+    let image = origin.export_image().expect("export");
+    assert_eq!(
+        origin.doc_status("notes").expect("status").logged_changes,
+        0
+    );
+    // Changes after the compaction, on the replica and on its copy.
+    origin
+        .change("notes", |tx| tx.register("title").set("Draft"))
+        .expect("after compaction");
+    let mut copy = Repo::from_image(&image, None, grouped()).expect("copy");
+    copy.change("notes", |tx| tx.counter("edits").increment(10))
+        .expect("copy edit");
+
+    // The peer behind the snapshot gets it, and every replica ends with every change.
+    sync(&mut origin, &mut peer);
+    sync(&mut copy, &mut peer);
+    sync(&mut origin, &mut copy);
+    let expected = origin.to_json("notes").expect("json");
+    assert_eq!(peer.to_json("notes").expect("json"), expected);
+    assert_eq!(copy.to_json("notes").expect("json"), expected);
+    assert_eq!(expected["edits"], 11);
+    assert_eq!(expected["title"], "Draft");
+    let body = expected["body"].as_str().expect("text");
+    assert_eq!(body.len(), 10 + KEYSTROKES);
+}
+
+#[test]
+fn an_export_and_maintain_all_compact_documents_that_are_not_loaded_and_maintain_leaves_them() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (path, expected) = typed_file_replica(&dir, |_| {});
+
+    let mut reopened = Repo::open(&path, grouped()).expect("reopen");
+    assert_eq!(
+        reopened.maintain().expect("maintain"),
+        0,
+        "nothing is loaded"
+    );
+    assert_eq!(
+        reopened.doc_status("notes").expect("status").logged_changes,
+        KEYSTROKES as u64
+    );
+    let image = reopened.export_image().expect("export");
+    assert_eq!(reopened.loaded_docs(), 0, "loaded for the compaction only");
+    assert_eq!(
+        reopened.doc_status("notes").expect("status").logged_changes,
+        0
+    );
+    let mut copy = Repo::from_image(&image, None, grouped()).expect("copy");
+    assert_eq!(copy.to_json("notes").expect("json"), expected);
+
+    // What hosts call once after opening such a replica, without exporting it.
+    type_chars(&mut reopened, KEYSTROKES);
+    reopened.unload("notes").expect("unload");
+    assert_eq!(reopened.maintain().expect("maintain"), 0);
+    assert_eq!(reopened.maintain_all().expect("maintain all"), 1);
+    assert_eq!(reopened.loaded_docs(), 0);
+    assert_eq!(
+        reopened.doc_status("notes").expect("status").logged_changes,
+        0
+    );
+}
+
+#[test]
+fn maintain_compacts_loaded_long_histories_and_says_how_many() {
+    let mut repo = Repo::in_memory(grouped()).expect("repo");
+    type_chars(&mut repo, KEYSTROKES);
+    repo.change("cal", |tx| tx.register("title").set("Standup"))
+        .expect("small doc");
+    assert_eq!(repo.maintain().expect("maintain"), 1);
+    assert_eq!(repo.doc_status("notes").expect("status").logged_changes, 0);
+    assert_eq!(
+        repo.maintain().expect("again"),
+        0,
+        "nothing left to compact"
+    );
+}
+
+#[test]
+fn a_document_too_damaged_to_compact_does_not_stop_an_export() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (path, expected) = typed_file_replica(&dir, |origin| {
+        for _ in 0..KEYSTROKES {
+            origin
+                .change("victim", |tx| tx.counter("n").increment(1))
+                .expect("change");
+        }
+    });
+    {
+        let conn = rusqlite::Connection::open(&path).expect("sqlite");
+        conn.execute(
+            "UPDATE log SET bytes = x'00' WHERE offset = (SELECT min(offset) FROM log
+             WHERE doc = (SELECT key FROM docs WHERE id = 'victim'))",
+            [],
+        )
+        .expect("damage a change");
+    }
+
+    let mut reopened = Repo::open(&path, grouped()).expect("reopen");
+    assert!(
+        reopened.maintain_all().is_err(),
+        "maintain says what failed"
+    );
+    let image = reopened.export_image().expect("the export goes on");
+    assert_eq!(
+        reopened.doc_status("notes").expect("status").logged_changes,
+        0
+    );
+    assert_eq!(
+        reopened
+            .doc_status("victim")
+            .expect("status")
+            .logged_changes,
+        KEYSTROKES as u64,
+        "the damaged document is carried as it is"
+    );
+    let mut copy = Repo::from_image(&image, None, grouped()).expect("copy");
+    assert_eq!(copy.to_json("notes").expect("json"), expected);
+    assert!(
+        copy.to_json("victim").is_err(),
+        "still damaged, and an error"
+    );
 }

@@ -9,6 +9,8 @@
 // - every tab, the owner's own included, runs one `SyncSession` with the owner over that
 //   channel (frames addressed by tab and connection id); the owner's sessions relay every
 //   tab's changes to the others through its log;
+// - the owner compacts long histories into snapshots when writes pause, and before it ends
+//   when its page closes the repo (see worker.js);
 // - when the owner tab closes, its Worker ends and releases the lock; the next queued Worker
 //   opens the database and announces itself, and every tab reconnects to it. Its sessions
 //   resume from the cursors stored in the database, so changes not yet acknowledged are sent
@@ -39,6 +41,9 @@ import { leaseSlot } from './slots.js';
 
 /** How long `openBrowserRepo` waits for the first sync with the database owner. */
 const DEFAULT_TIMEOUT_MS = 20_000;
+
+/** How long a closed repo's Worker may take to compact and close the database before it is stopped. */
+const CLOSE_GRACE_MS = 2_000;
 
 /** The methods of the in-memory `Repo` a `BrowserRepo` exposes as its own. */
 const DELEGATED = [
@@ -322,7 +327,11 @@ export class BrowserRepo {
     this.#bye();
     this.#closed = true;
     globalThis.removeEventListener?.('pagehide', this.#onPageHide);
-    this.#worker.terminate();
+    // The Worker, if it owns the database, compacts and closes it, then ends; it is stopped
+    // anyway after CLOSE_GRACE_MS (another tab waits for the database meanwhile).
+    const worker = this.#worker;
+    worker.postMessage({ kind: 'close' });
+    setTimeout(() => worker.terminate(), CLOSE_GRACE_MS);
     this.#releaseTab();
     this.#slot?.release();
     this.#channel.close();

@@ -72,6 +72,12 @@ export interface OpenOptions {
   actor?: string;
 }
 
+/** Options of `Repo.maintain`. */
+export interface MaintainOptions {
+  /** Also compact documents that are not loaded (each is loaded for it): slower, once. */
+  all?: boolean;
+}
+
 /** Stable codes of `PolyarchError`: the bindings' own, then `<LAYER>_<VARIANT>` from the core. */
 export type ErrorCode =
   | 'INVALID_ARGUMENT'
@@ -170,12 +176,31 @@ export class Repo {
     peers: Array<{ peer: string; label: string; acked: number; unacked: number; last_contact_ms: number }>;
   };
   /**
+   * Folds the document's history (one logged change per edit) into one compact snapshot, so
+   * that opening the document, here or in a replica made from `exportImage`, reads the
+   * snapshot instead of replaying every change. Nothing is lost: a peer that had not received
+   * some of those changes is sent the snapshot. Throws `NO_SUCH_DOC` for a document not here.
+   * `maintain` does this for you where it pays.
+   */
+  compact(doc: string): void;
+  /**
+   * Compacts every loaded document whose history is long (at least 1,000 logged changes, and
+   * more bytes than its snapshot), after committing waiting changes; returns how many it
+   * compacted. Cheap when there is nothing to do: call it when your app is idle (`close` does
+   * it too). With `{ all: true }` it also compacts documents not loaded, loading each one
+   * (replaying its history) and dropping it after: worth it once after opening a database
+   * that was not closed cleanly.
+   */
+  maintain(options?: MaintainOptions): number;
+  /**
    * The whole replica as bytes (its SQLite database, in the format of every host): a backup,
    * or a way to move it. `Repo.open({ image })` opens it here; the native library opens it
-   * with `Repo::from_image`, or as a replica file once written to disk.
+   * with `Repo::from_image`, or as a replica file once written to disk. Long histories are
+   * compacted first (`maintain({ all: true })`), so the image is about as small as the
+   * documents themselves and opens without replaying their history.
    */
   exportImage(): Uint8Array;
-  /** Closes the replica; later calls throw `CLOSED`. */
+  /** Commits waiting changes, compacts long histories (`maintain`) and closes the replica; later calls throw `CLOSED`. */
   close(): void;
   free(): void;
 }

@@ -8,6 +8,14 @@
 // database in sync with a relay over WebSocket, tells the tabs how far the relay has
 // acknowledged its log (`relay-status`), and answers `relay-stored?` questions once the relay
 // holds a tab's change.
+//
+// The owner keeps the database compact: a few seconds after writes pause (and at most once
+// per `MAINTAIN_EVERY_MS`) it folds long histories into snapshots (`repo.maintain()`), so the
+// database stays small and a tab that opens later is sent a snapshot instead of every change
+// ever made. Its first pass also compacts documents not loaded (`{ all: true }`): the previous
+// owner may have been killed before it compacted them. When its page closes the repo
+// (`close`), it compacts and closes the database before it ends; a tab that just goes away
+// kills it with no warning, which SQLite's journal makes safe at any point.
 import { Repo, SyncSession, connectWebSocket } from './index.js';
 
 /** Opening attempts while the previous owner's file handles are being released. */
@@ -22,12 +30,24 @@ const REPORT_MS = 50;
 /** How often the owner drops the sessions of tabs that are gone. */
 const SWEEP_MS = 5_000;
 
+/** The owner compacts long histories once writes have paused this long... */
+const MAINTAIN_IDLE_MS = 3_000;
+/** ...and no more often than this. */
+const MAINTAIN_EVERY_MS = 30_000;
+
 let started = false;
+/** Set once this Worker owns the database: compacts and closes it. */
+let shutdown = null;
 self.onmessage = (e) => {
   const msg = e.data;
   if (msg?.kind === 'open' && !started) {
     started = true;
     serve(msg.name).catch((err) => fatal(err));
+  } else if (msg?.kind === 'close') {
+    // The page closed its repo: leave the database compact for the next owner, then end
+    // (which releases the lock). A Worker still queued for the lock just ends.
+    shutdown?.();
+    self.close();
   }
 };
 
@@ -111,7 +131,30 @@ async function serve(name) {
         }
       }, REPORT_MS);
     };
+    // Compaction when writes pause (see the top of this file). `maintainedHead` is the log
+    // head the last pass saw: a pass with no write since has nothing new to fold.
+    let maintainTimer = null;
+    let maintainedAt = 0;
+    let maintainedHead = null;
+    const maintain = () => {
+      maintainTimer = null;
+      maintainedAt = Date.now();
+      try {
+        const head = repo.status().log_head;
+        if (head === maintainedHead) return;
+        repo.maintain({ all: maintainedHead === null });
+        maintainedHead = head;
+      } catch (err) {
+        report(err);
+      }
+    };
+    const scheduleMaintain = () => {
+      clearTimeout(maintainTimer);
+      const wait = Math.max(MAINTAIN_IDLE_MS, maintainedAt + MAINTAIN_EVERY_MS - Date.now());
+      maintainTimer = setTimeout(maintain, wait);
+    };
     const pollAll = () => {
+      scheduleMaintain();
       relay?.connection.poll();
       for (const [conn, s] of sessions) {
         try {
@@ -191,6 +234,16 @@ async function serve(name) {
         if (Date.now() - s.since > SWEEP_MS && !held.has(`polyarch:${name}:tab:${s.tab}`)) drop(conn);
       }
     }, SWEEP_MS);
+    shutdown = () => {
+      clearTimeout(maintainTimer);
+      relay?.connection.close();
+      channel.close();
+      try {
+        repo.close(); // commits, compacts loaded long histories, closes the database
+      } catch (err) {
+        report(err);
+      }
+    };
     channel.postMessage({ kind: 'owner', owner: id });
     self.postMessage({ kind: 'role', role: 'owner' });
     try {
@@ -198,6 +251,7 @@ async function serve(name) {
     } catch (err) {
       report(err);
     }
+    scheduleMaintain();
     // Hold the lock (and the database) for as long as this Worker lives.
     await new Promise(() => {});
   });

@@ -366,15 +366,40 @@ impl Repo {
             .with(|r| Ok(convert::serialize(&r.status().map_err(error::core)?)))
     }
 
-    /// The whole replica as one `Uint8Array` (its SQLite database, waiting changes committed
-    /// first): a backup, or a way to carry it to another host. `Repo.open({ image })` opens it
-    /// here, and the native library (`Repo::from_image`, or the file written as it is) there.
+    /// Folds the document's logged changes into one compact snapshot (the automerge save),
+    /// committing waiting changes first: the replica then opens the document, and stores it,
+    /// without replaying its history. Peers that had not yet received some of those changes
+    /// are sent the snapshot. Throws `NO_SUCH_DOC` for a document not here.
+    pub fn compact(&self, doc: &str) -> Result<(), JsValue> {
+        let id = convert::doc_id(doc)?;
+        self.shared.with(|r| r.compact(id).map_err(error::core))
+    }
+
+    /// Commits waiting changes and compacts every loaded document with a long history (at
+    /// least 1,000 logged changes that outweigh its snapshot); returns how many it compacted.
+    /// Call it when the replica is idle; `close` does. With `{ all: true }`, documents not
+    /// loaded too (each is loaded, replaying its history, then dropped): once, after opening
+    /// a database whose last owner may have ended without compacting; `exportImage` does.
+    pub fn maintain(&self, options: JsValue) -> Result<u32, JsValue> {
+        let all = convert::prop(&options, "all").is_some_and(|a| a.is_truthy());
+        self.shared.with(|r| {
+            let n = if all { r.maintain_all() } else { r.maintain() };
+            Ok(u32::try_from(n.map_err(error::core)?).unwrap_or(u32::MAX))
+        })
+    }
+
+    /// The whole replica as one `Uint8Array` (its SQLite database): a backup, or a way to
+    /// carry it to another host. `Repo.open({ image })` opens it here, and the native library
+    /// (`Repo::from_image`, or the file written as it is) there. Waiting changes are committed
+    /// and long histories compacted first (`maintain({ all: true })`), so the image is about as
+    /// small as the documents' compact saves and opens without replaying history.
     #[wasm_bindgen(js_name = exportImage)]
     pub fn export_image(&self) -> Result<Vec<u8>, JsValue> {
         self.shared.with(|r| r.export_image().map_err(error::core))
     }
 
-    /// Closes the replica (flushing first). Every later call throws `CLOSED`.
+    /// Closes the replica (committing waiting changes and compacting long histories first, as
+    /// `maintain` does). Every later call throws `CLOSED`.
     pub fn close(&self) -> Result<(), JsValue> {
         let repo = self
             .shared

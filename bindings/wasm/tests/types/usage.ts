@@ -52,6 +52,12 @@ export async function example(): Promise<string[]> {
   return phone.set('cal', ['events', 'e1', 'attendees']).members;
 }
 
+/** Keeps a replica compact when the app is idle: long histories fold into snapshots. */
+export function tidy(repo: Repo, afterOpening: boolean): number {
+  repo.compact('cal');
+  return afterOpening ? repo.maintain({ all: true }) : repo.maintain();
+}
+
 /** Moves a replica to a new device: its image opens as a copy that writes as a new actor. */
 export async function copy(repo: Repo): Promise<Repo> {
   const image: Uint8Array = repo.exportImage();
