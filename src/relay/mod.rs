@@ -28,6 +28,7 @@
 //! streaming pauses when a client's queue is half full and resumes as it drains; a client that
 //! lets its queue pass [`RelayConfig::max_outbound_bytes`] is cut off.
 
+mod checkpoint;
 mod compact;
 mod core;
 mod host;

@@ -21,7 +21,7 @@ use crate::sync::{Access, Message, RefusalCode, wire};
 use super::core::{self, ConnId, Event, Outbound, refusal};
 use super::metrics::{Metrics, Reason};
 use super::token::{self, TokenError};
-use super::{RelayConfig, RelayError, Storage, compact};
+use super::{RelayConfig, RelayError, Storage, checkpoint, compact};
 
 /// How long one frame may take to write before the client counts as gone.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -84,7 +84,24 @@ pub async fn run_with_metrics(
             .name("polyarch-relay-core".into())
             .spawn(move || {
                 let started = (|| {
-                    let store = config.storage.open(config.full_sync)?;
+                    let mut store = config.storage.open(config.full_sync)?;
+                    // SQLite: checkpoints move off the core's thread (see checkpoint.rs).
+                    let checkpointer = match &config.storage {
+                        Storage::Sqlite(_) => {
+                            let other = config.storage.open(config.full_sync)?;
+                            let (tx, rx) = std::sync::mpsc::channel::<()>();
+                            std::thread::Builder::new()
+                                .name("polyarch-relay-checkpointer".into())
+                                .spawn(move || checkpoint::run(other, rx))
+                                .map_err(|source| RelayError::Io {
+                                    op: "starting the checkpointer thread",
+                                    source,
+                                })?;
+                            store.checkpoint_elsewhere()?;
+                            Some(tx)
+                        }
+                        _ => None,
+                    };
                     let compactor = if config.compact_after > 0 {
                         let store = config.storage.open(config.full_sync)?;
                         let (tx, rx) = std::sync::mpsc::channel();
@@ -100,12 +117,14 @@ pub async fn run_with_metrics(
                     } else {
                         None
                     };
-                    Ok::<_, RelayError>(core::build(store, config, metrics, core_rx, compactor)?)
+                    let core = core::build(store, config, metrics, core_rx, compactor)?;
+                    Ok::<_, RelayError>((core, checkpointer))
                 })();
                 match started {
-                    Ok(core) => {
+                    Ok((core, _checkpointer)) => {
                         let _ = ready_tx.send(Ok(()));
                         core.run();
+                        // Dropping `_checkpointer` here makes the checkpointer finish.
                     }
                     Err(e) => {
                         let _ = ready_tx.send(Err(e));

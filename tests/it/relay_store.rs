@@ -295,6 +295,34 @@ fn sqlite_store_conforms() {
     conformance(&|| Box::new(SqliteStore::open(&path, false).unwrap()));
 }
 
+/// With automatic checkpoints off on the writing connection, a second connection's passive
+/// checkpoints keep the write-ahead log from growing, and nothing committed is lost.
+#[test]
+fn sqlite_checkpoints_from_another_connection_keep_the_log_small() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("relay.db");
+    let wal = dir.path().join("relay.db-wal");
+    let mut writer = SqliteStore::open(&path, false).unwrap();
+    writer.checkpoint_elsewhere().unwrap();
+    let mut other = SqliteStore::open(&path, false).unwrap();
+    let origin = DeviceId::random();
+    let all = changes("big", 1, 3_000, origin);
+    let mut largest_wal = 0;
+    for (i, batch) in all.chunks(10).enumerate() {
+        commit(&mut writer, batch.to_vec());
+        if i % 10 == 9 {
+            other.checkpoint().unwrap();
+        }
+        largest_wal = largest_wal.max(std::fs::metadata(&wal).map_or(0, |m| m.len()));
+    }
+    // 300 commits of a few pages each would grow the log past 4 MB without checkpoints (the
+    // writer's automatic ones are off); folded back every 10 commits it stays small.
+    assert!(largest_wal < 1 << 20, "the log grew to {largest_wal} bytes");
+    let mut fresh = SqliteStore::open(&path, false).unwrap();
+    assert_eq!(fresh.head().unwrap(), 3_000);
+    assert_eq!(fresh.version(&doc("big")).unwrap().total(), 3_000);
+}
+
 #[test]
 fn sqlite_refuses_a_foreign_database() {
     let dir = tempfile::tempdir().unwrap();

@@ -255,6 +255,20 @@ pub trait RelayStore: Send {
     /// How many changes of `doc` are logged (not compacted).
     fn tail_len(&mut self, doc: &DocId) -> Result<u64, RelayStoreError>;
 
+    /// Stops this connection from folding the write-ahead log back into the database after
+    /// its commits (SQLite's automatic checkpoint, which runs inside a commit and makes it
+    /// wait for the copy): another connection calls [`checkpoint`](Self::checkpoint) instead.
+    /// Backends with nothing of the kind ignore it.
+    fn checkpoint_elsewhere(&mut self) -> Result<(), RelayStoreError> {
+        Ok(())
+    }
+
+    /// Folds what it can of the write-ahead log into the database without making writers
+    /// wait (SQLite: a passive checkpoint). Backends with nothing of the kind ignore it.
+    fn checkpoint(&mut self) -> Result<(), RelayStoreError> {
+        Ok(())
+    }
+
     /// Number of documents.
     fn doc_count(&mut self) -> Result<u64, RelayStoreError>;
 

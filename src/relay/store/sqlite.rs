@@ -606,6 +606,20 @@ impl RelayStore for SqliteStore {
         from_db("change count", n)
     }
 
+    fn checkpoint_elsewhere(&mut self) -> Result<(), RelayStoreError> {
+        self.conn
+            .pragma_update(None, "wal_autocheckpoint", 0)
+            .ctx("turning off automatic checkpoints")
+    }
+
+    fn checkpoint(&mut self) -> Result<(), RelayStoreError> {
+        // Busy (another checkpoint running) or partial (a reader holds old frames) is fine:
+        // the next call goes on from there.
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+            .ctx("checkpointing the write-ahead log")
+    }
+
     fn doc_count(&mut self) -> Result<u64, RelayStoreError> {
         let n: i64 = self
             .conn
