@@ -39,6 +39,9 @@ type Callback = Box<dyn FnMut(&DocEvent) + Send>;
 struct Subscription {
     id: SubscriptionId,
     doc: Option<DocId>,
+    /// Whether the callback wants the patches (else its events carry none, and a change
+    /// that only such subscribers hear of costs no patch computation).
+    patches: bool,
     callback: Callback,
 }
 
@@ -50,10 +53,20 @@ pub(crate) struct Subscribers {
 }
 
 impl Subscribers {
-    pub(crate) fn add(&mut self, doc: Option<DocId>, callback: Callback) -> SubscriptionId {
+    pub(crate) fn add(
+        &mut self,
+        doc: Option<DocId>,
+        patches: bool,
+        callback: Callback,
+    ) -> SubscriptionId {
         self.next += 1;
         let id = SubscriptionId(self.next);
-        self.subs.push(Subscription { id, doc, callback });
+        self.subs.push(Subscription {
+            id,
+            doc,
+            patches,
+            callback,
+        });
         id
     }
 
@@ -63,17 +76,35 @@ impl Subscribers {
         self.subs.len() != before
     }
 
-    /// Whether anyone listens to `doc` (so patches are worth computing).
-    pub(crate) fn wants(&self, doc: &DocId) -> bool {
+    /// Whether anyone listens to `doc`.
+    pub(crate) fn any(&self, doc: &DocId) -> bool {
         self.subs
             .iter()
             .any(|s| s.doc.as_ref().is_none_or(|d| d == doc))
     }
 
+    /// Whether anyone listening to `doc` wants patches (so they are worth computing).
+    pub(crate) fn wants_patches(&self, doc: &DocId) -> bool {
+        self.subs
+            .iter()
+            .any(|s| s.patches && s.doc.as_ref().is_none_or(|d| d == doc))
+    }
+
     pub(crate) fn notify(&mut self, event: &DocEvent) {
+        let mut bare: Option<DocEvent> = None;
         for sub in &mut self.subs {
-            if sub.doc.as_ref().is_none_or(|d| *d == event.doc) {
+            if sub.doc.as_ref().is_some_and(|d| *d != event.doc) {
+                continue;
+            }
+            if sub.patches || event.patches.is_empty() {
                 (sub.callback)(event);
+            } else {
+                let bare = bare.get_or_insert_with(|| DocEvent {
+                    doc: event.doc.clone(),
+                    origin: event.origin,
+                    patches: Vec::new(),
+                });
+                (sub.callback)(bare);
             }
         }
     }

@@ -62,7 +62,7 @@ impl Repo {
 
         for snapshot in snapshots {
             touched.insert(snapshot.doc.clone());
-            let wants = self.subscribers.wants(&snapshot.doc);
+            let wants = self.subscribers.wants_patches(&snapshot.doc);
             let doc = self.load_or_create(&snapshot.doc).map_err(to_sync)?;
             let (new, p) = doc.merge_snapshot(&snapshot.bytes, wants)?;
             accepted.extend(new.iter().map(|c| Accepted::new(&snapshot.doc, c, from)));
@@ -85,7 +85,7 @@ impl Repo {
 
         for (doc_id, list) in by_doc {
             touched.insert(doc_id.clone());
-            let wants = self.subscribers.wants(&doc_id);
+            let wants = self.subscribers.wants_patches(&doc_id);
             self.load_or_create(&doc_id).map_err(to_sync)?;
             let Some(doc) = self.docs.get(&doc_id) else {
                 continue;

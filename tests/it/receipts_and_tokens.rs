@@ -103,6 +103,40 @@ fn subscribers_hear_of_local_and_remote_changes() {
     assert!(only_cal.iter().all(|e| e.doc == cal_id));
 }
 
+/// A watcher hears of every change, local and remote, without patches; beside a subscriber
+/// that wants them, it still gets none (and the subscriber still gets them).
+#[test]
+fn watchers_hear_of_changes_without_patches() {
+    let mut a = Repo::in_memory(fast()).expect("repo");
+    let mut b = Repo::in_memory(fast()).expect("repo");
+    let watched: Arc<Mutex<Vec<DocEvent>>> = Arc::default();
+    let w = Arc::clone(&watched);
+    b.watch(None, move |e| w.lock().expect("lock").push(e.clone()));
+
+    b.change("cal", |tx| tx.register("title").set("local"))
+        .expect("change");
+    a.change("cal", |tx| tx.set("guests").add("ada"))
+        .expect("change");
+    sync(&mut a, &mut b);
+    {
+        let watched = watched.lock().expect("lock");
+        let heard: Vec<(bool, usize)> = watched
+            .iter()
+            .map(|e| (e.origin == Origin::Local, e.patches.len()))
+            .collect();
+        assert_eq!(heard, [(true, 0), (false, 0)], "{watched:?}");
+    }
+
+    let subscribed: Arc<Mutex<Vec<DocEvent>>> = Arc::default();
+    let s = Arc::clone(&subscribed);
+    b.subscribe(None, move |e| s.lock().expect("lock").push(e.clone()));
+    a.change("cal", |tx| tx.set("guests").add("grace"))
+        .expect("change");
+    sync(&mut a, &mut b);
+    assert!(watched.lock().expect("lock")[2].patches.is_empty());
+    assert!(!subscribed.lock().expect("lock")[0].patches.is_empty());
+}
+
 #[test]
 fn a_version_token_tells_another_replica_when_it_has_caught_up() {
     let mut a = Repo::in_memory(fast()).expect("repo");

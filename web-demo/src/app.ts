@@ -42,11 +42,17 @@ export class App {
     this.config = config;
     this.week = week;
     this.refresh();
-    repo.subscribe(null, (event) => {
-      if (event.doc === this.doc) this.refresh();
-      if (event.doc === DEVICES_DOC) this.#emitStatus();
-      else this.#noteSoon();
-    });
+    // The views reread what they show: no patches needed (they would cost most of applying
+    // what other devices send).
+    repo.subscribe(
+      null,
+      (event) => {
+        if (event.doc === this.doc) this.refresh();
+        if (event.doc === DEVICES_DOC) this.#emitStatus();
+        else this.#noteSoon();
+      },
+      { patches: false },
+    );
     repo.onStatus(() => this.#emitStatus());
     if (this.online) this.#connect();
     this.#noteSoon();

@@ -164,9 +164,15 @@ export class BrowserRepo {
     this.#onError = options.onError;
     if (options.docs != null) this.#docs = [...options.docs];
     for (const method of DELEGATED) this[method] = local[method].bind(local);
-    local.subscribe(null, (event) => {
-      if (event.origin === 'Local') this.#schedulePoll();
-    });
+    // Only whether a change was made here matters: no patches (they cost most of applying
+    // what the owner sends, and a page that wants them subscribes with them).
+    local.subscribe(
+      null,
+      (event) => {
+        if (event.origin === 'Local') this.#schedulePoll();
+      },
+      { patches: false },
+    );
     this.#channel = new BroadcastChannel(`polyarch:${name}`);
     this.#channel.onmessage = (e) => this.#onChannel(e.data);
     this.#worker = started.worker.attach(

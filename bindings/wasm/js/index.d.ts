@@ -156,8 +156,13 @@ export class Repo {
   text(doc: string, path: Path): TextHandle;
   map(doc: string, path: Path): MapHandle;
   list(doc: string, path: Path): ListHandle;
-  /** Calls `listener` after each change to `doc` (every document with null). Returns an unsubscribe function. */
-  subscribe(doc: string | null, listener: (event: DocEvent) => void): () => void;
+  /**
+   * Calls `listener` after each change to `doc` (every document with null), local or remote.
+   * Returns an unsubscribe function. With `{ patches: false }` the events carry no patches and
+   * none are computed for this listener (most of the cost of applying remote changes): for a
+   * view that rereads what it shows.
+   */
+  subscribe(doc: string | null, listener: (event: DocEvent) => void, options?: { patches?: boolean }): () => void;
   /** Commits changes waiting for a group commit; returns their receipts. */
   flush(): Receipt[];
   receiptStatus(receipt: Receipt): ReceiptStatus;

@@ -286,9 +286,17 @@ impl Repo {
 
     /// Calls `listener(event)` after every change to `doc` (local, or remote once applied);
     /// `doc` may be `null` for every document. Returns a function that unsubscribes.
-    /// `event` is `{ doc, origin, patches }`.
-    pub fn subscribe(&self, doc: Option<String>, listener: Function) -> Result<Function, JsValue> {
+    /// `event` is `{ doc, origin, patches }`. With `options.patches === false`, `patches` is
+    /// always empty and computing them is saved (most of the cost of applying remote changes,
+    /// when no other listener wants them): for a view that rereads what it shows.
+    pub fn subscribe(
+        &self,
+        doc: Option<String>,
+        listener: Function,
+        options: JsValue,
+    ) -> Result<Function, JsValue> {
         let id = doc.as_deref().map(convert::doc_id).transpose()?;
+        let patches = convert::prop(&options, "patches").is_none_or(|p| p.as_bool() != Some(false));
         let key = {
             let mut next = self.shared.next_listener.borrow_mut();
             *next += 1;
@@ -296,11 +304,15 @@ impl Repo {
         };
         let queue = self.shared.queue.clone();
         let sub = self.shared.with(|r| {
-            Ok(r.subscribe(id.as_ref(), move |event| {
+            let push = move |event: &polyarch::DocEvent| {
                 if let Ok(mut q) = queue.lock() {
                     q.push((key, event.clone()));
                 }
-            }))
+            };
+            Ok(match patches {
+                true => r.subscribe(id.as_ref(), push),
+                false => r.watch(id.as_ref(), push),
+            })
         })?;
         self.shared
             .listeners

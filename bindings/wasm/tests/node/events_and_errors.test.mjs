@@ -26,6 +26,26 @@ test('subscribe fires after local and remote changes; unsubscribe stops it', asy
   unsubscribe(); // twice is harmless
 });
 
+test('subscribe with { patches: false } hears every change, without patches', async () => {
+  const a = await Repo.open();
+  const b = await Repo.open();
+  const bare = [];
+  b.subscribe(null, (event) => bare.push(event), { patches: false });
+  b.counter('doc', 'n').increment();
+  a.register('doc', 'title').set('remote');
+  syncLocally(new SyncSession(a), new SyncSession(b));
+  assert.deepEqual(bare.map((e) => [e.doc, e.origin === 'Local', e.patches.length]), [
+    ['doc', true, 0],
+    ['doc', false, 0],
+  ]);
+  // Beside a listener that wants patches, it still gets none; that one gets them.
+  const full = [];
+  b.subscribe('doc', (event) => full.push(event));
+  b.counter('doc', 'n').increment();
+  assert.equal(bare[2].patches.length, 0);
+  assert.ok(full[0].patches.length > 0);
+});
+
 test('a listener may read the repo, and a throwing listener never breaks it', async () => {
   const reported = [];
   const repo = await Repo.open({ onError: (e) => reported.push(e) });

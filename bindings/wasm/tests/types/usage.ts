@@ -29,6 +29,7 @@ export async function example(): Promise<string[]> {
   const unsubscribe: () => void = phone.subscribe('cal', (event: DocEvent) => {
     console.log(event.doc, event.patches.length);
   });
+  phone.subscribe(null, (event: DocEvent) => console.log(event.doc), { patches: false })();
   const moved: number = syncLocally(new SyncSession(laptop), new SyncSession(phone));
   unsubscribe();
 
