@@ -2,12 +2,10 @@
 //!
 //! [`DocView::conflicts`]: super::DocView::conflicts
 
-use std::collections::BTreeSet;
-
 use automerge::{ObjId, ObjType, ROOT, ReadDoc, Value as AmValue};
 
-use super::json::{MAX_DEPTH, all, map_copies};
-use super::resolve::{self, Values};
+use super::json::{MAX_DEPTH, for_each_slot, map_copies};
+use super::resolve;
 use super::{Kind, Path, Value};
 
 /// A register holding several concurrent values: each device's write survives until one
@@ -36,22 +34,9 @@ fn map<D: ReadDoc>(doc: &D, copies: &[ObjId], path: &Path, depth: usize, out: &m
     if depth > MAX_DEPTH {
         return;
     }
-    if let [only] = copies {
-        for item in doc.map_range(only, ..) {
-            let key = item.key.as_ref();
-            let values: Values<'_> = match item.conflict {
-                true => all(doc, only, key),
-                false => vec![(item.value.clone().into(), item.id())],
-            };
-            slot(doc, &values, &path.clone().key(key), depth, out);
-        }
-    } else {
-        let keys: BTreeSet<String> = copies.iter().flat_map(|c| doc.keys(c)).collect();
-        for key in keys {
-            let values: Values<'_> = copies.iter().flat_map(|c| all(doc, c, &key)).collect();
-            slot(doc, &values, &path.clone().key(key), depth, out);
-        }
-    }
+    for_each_slot(doc, copies, |key, values| {
+        slot(doc, values, &path.clone().key(key), depth, out);
+    });
 }
 
 /// A slot's concurrent `values` (the winner first), at `path`.

@@ -26,26 +26,39 @@ fn map<D: ReadDoc>(doc: &D, copies: &[ObjId], depth: usize) -> Json {
         return Json::Null;
     }
     let mut out = Map::new();
+    for_each_slot(doc, copies, |key, values| {
+        out.insert(key, slot(doc, values, depth));
+    });
+    Json::Object(out)
+}
+
+/// Calls `f(key, values)` for every key of the map whose concurrent copies are `copies` (the
+/// winning one first), with every value at that key, the winner first: the copies read as
+/// one map, as every whole-document reader sees them.
+pub(crate) fn for_each_slot<'d, D: ReadDoc>(
+    doc: &'d D,
+    copies: &[ObjId],
+    mut f: impl FnMut(String, &Values<'d>),
+) {
     if let [only] = copies {
         for item in doc.map_range(only, ..) {
-            let values: Values<'_> = match item.conflict {
+            let values: Values<'d> = match item.conflict {
                 true => all(doc, only, &item.key),
                 false => vec![(item.value.clone().into(), item.id())],
             };
-            out.insert(item.key.into_owned(), slot(doc, &values, depth));
+            f(item.key.into_owned(), &values);
         }
     } else {
         let keys: BTreeSet<String> = copies.iter().flat_map(|c| doc.keys(c)).collect();
         for key in keys {
-            let values: Values<'_> = copies.iter().flat_map(|c| all(doc, c, &key)).collect();
-            out.insert(key, slot(doc, &values, depth));
+            let values: Values<'d> = copies.iter().flat_map(|c| all(doc, c, &key)).collect();
+            f(key, &values);
         }
     }
-    Json::Object(out)
 }
 
 /// Every value at `key` of `obj`, the winner first.
-pub(crate) fn all<'d, D: ReadDoc>(doc: &'d D, obj: &ObjId, key: &str) -> Values<'d> {
+fn all<'d, D: ReadDoc>(doc: &'d D, obj: &ObjId, key: &str) -> Values<'d> {
     let mut values = doc.get_all(obj, key).unwrap_or_default();
     values.reverse();
     values
