@@ -59,6 +59,17 @@ struct Scene {
 }
 
 impl Scene {
+    /// Kills the relay with SIGKILL and waits for it to be gone.
+    fn kill(&mut self) {
+        self.relay.0.kill().unwrap();
+        self.relay.0.wait().unwrap();
+    }
+
+    /// Starts the relay again over the same database and port.
+    fn restart(&mut self) {
+        self.relay = spawn_relay(&self.db, self.port);
+    }
+
     fn start() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("relay.db");
@@ -77,18 +88,12 @@ impl Scene {
 
 #[test]
 fn sigkill_during_traffic_loses_nothing_acknowledged() {
-    let Scene {
-        dir,
-        db,
-        port,
-        url,
-        tok,
-        mut relay,
-    } = Scene::start();
+    let mut scene = Scene::start();
+    let (url, tok) = (scene.url.clone(), scene.tok.clone());
     let rt = runtime();
     rt.block_on(async {
         let mut devs: Vec<Device> = (0..3)
-            .map(|i| Device::open(&dir.path().join(format!("dev{i}.db"))))
+            .map(|i| Device::open(&scene.dir.path().join(format!("dev{i}.db"))))
             .collect();
         for d in devs.iter_mut() {
             d.connect(&url, &tok);
@@ -105,8 +110,7 @@ fn sigkill_during_traffic_loses_nothing_acknowledged() {
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
             if round == 30 {
-                relay.0.kill().unwrap(); // SIGKILL
-                relay.0.wait().unwrap();
+                scene.kill();
             }
         }
         // What the devices saw acknowledged before (and at) the kill.
@@ -117,7 +121,7 @@ fn sigkill_during_traffic_loses_nothing_acknowledged() {
         );
         // Every acknowledged change is in the relay's database.
         {
-            let mut store = polyarch::relay::store::SqliteStore::open(&db, true).unwrap();
+            let mut store = polyarch::relay::store::SqliteStore::open(&scene.db, true).unwrap();
             for (i, d) in devs.iter().enumerate() {
                 let actor = d.repo.lock().unwrap().actor().clone();
                 for r in receipts[i]
@@ -135,7 +139,7 @@ fn sigkill_during_traffic_loses_nothing_acknowledged() {
             }
         }
         // Restart: devices reconnect by themselves and converge.
-        relay = spawn_relay(&db, port);
+        scene.restart();
         for (i, d) in devs.iter().enumerate() {
             d.edit("doc/after", |tx| {
                 tx.set([format!("dev{i}").as_str()]).add("after")
@@ -168,7 +172,7 @@ fn sigkill_during_traffic_loses_nothing_acknowledged() {
             d.disconnect().await;
         }
     });
-    drop(relay);
+    drop(scene);
 }
 
 /// The same with device processes: three replica files, each edited and synced by the
@@ -179,17 +183,11 @@ fn sigkill_during_traffic_loses_nothing_acknowledged() {
 #[test]
 fn sigkill_while_device_processes_sync_loses_nothing_acknowledged() {
     const ROUNDS: usize = 16;
-    let Scene {
-        dir,
-        db,
-        port,
-        url,
-        tok,
-        mut relay,
-    } = Scene::start();
+    let mut scene = Scene::start();
+    let (url, tok) = (scene.url.clone(), scene.tok.clone());
     let files: Vec<String> = (0..3)
         .map(|i| {
-            let f = dir.path().join(format!("cli{i}.db"));
+            let f = scene.dir.path().join(format!("cli{i}.db"));
             let f = f.to_str().unwrap().to_owned();
             ok(&["init", &f]);
             f
@@ -221,8 +219,7 @@ fn sigkill_while_device_processes_sync_loses_nothing_acknowledged() {
         while rounds_done.load(Ordering::SeqCst) < 3 * ROUNDS / 2 {
             std::thread::sleep(Duration::from_millis(5));
         }
-        relay.0.kill().unwrap(); // SIGKILL, with syncs in flight
-        relay.0.wait().unwrap();
+        scene.kill(); // with syncs in flight
     });
     let (synced, failed) = (synced.into_inner(), failed.into_inner());
     assert!(
@@ -232,7 +229,7 @@ fn sigkill_while_device_processes_sync_loses_nothing_acknowledged() {
 
     // Every change a device saw acknowledged is in the relay's database.
     {
-        let mut store = polyarch::relay::store::SqliteStore::open(&db, true).unwrap();
+        let mut store = polyarch::relay::store::SqliteStore::open(&scene.db, true).unwrap();
         let mut acked_any = false;
         for (i, file) in files.iter().enumerate() {
             let repo = polyarch::Repo::open(file, polyarch::RepoConfig::default()).unwrap();
@@ -257,7 +254,7 @@ fn sigkill_while_device_processes_sync_loses_nothing_acknowledged() {
     }
 
     // Restart: a last edit each, then sync until every device holds everything.
-    relay = spawn_relay(&db, port);
+    scene.restart();
     for (i, file) in files.iter().enumerate() {
         ok(&["add", file, "doc/after", &format!("dev{i}"), "after"]);
     }
@@ -299,5 +296,5 @@ fn sigkill_while_device_processes_sync_loses_nothing_acknowledged() {
         );
         assert_eq!(entries(file, "doc/after"), 3, "{file}");
     }
-    drop(relay);
+    drop(scene);
 }
