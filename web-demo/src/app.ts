@@ -4,7 +4,7 @@ import type { BrowserRepo, BrowserSyncStatus, Receipt } from 'polyarch';
 import { addWeeks, weekOf, type Week } from './dates';
 import { readWeek, weekDoc, type CalEvent } from './model';
 import { doubleBookings } from './bookings';
-import { DEVICES_DOC, noteOf, peerLags, writeNote, type PeerLag } from './peers';
+import { DEVICES_DOC, alreadyNoted, noteOf, peerLags, writeNote, type PeerLag } from './peers';
 
 /** How far an event's latest change made on this device has travelled. */
 export type Durability = 'saving' | 'device' | 'relay';
@@ -32,8 +32,7 @@ export class App {
   #statusListeners = new Set<() => void>();
   #seq = 0;
   #latest = new Map<string, number>();
-  /** The week vectors of the last note written, and the timer of the next one. */
-  #noted = '';
+  /** The timer of the next note (see `#noteSoon`). */
   #noteTimer: ReturnType<typeof setTimeout> | null = null;
 
   constructor(repo: BrowserRepo, device: string, config: DemoConfig | null, week: Week = weekOf(new Date())) {
@@ -65,7 +64,8 @@ export class App {
 
   /**
    * Notes what this device holds of its weeks in the devices document, half a second after
-   * they last changed (a burst of changes makes one note), and only if it differs.
+   * they last changed (a burst of changes makes one note), and only if it differs from the
+   * note stored there (so a reload that changed nothing writes nothing).
    */
   #noteSoon(): void {
     if (this.#noteTimer !== null) clearTimeout(this.#noteTimer);
@@ -73,10 +73,7 @@ export class App {
       this.#noteTimer = null;
       const weeks = this.repo.docIds().filter((d) => d.startsWith('week-'));
       const note = noteOf(this.repo, weeks);
-      const docs = JSON.stringify(note.docs);
-      if (docs === this.#noted) return;
-      this.#noted = docs;
-      writeNote(this.repo, this.device, note);
+      if (!alreadyNoted(this.repo, this.device, note)) writeNote(this.repo, this.device, note);
     }, 500);
   }
 

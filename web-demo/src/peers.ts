@@ -46,20 +46,34 @@ export function writeNote(repo: BrowserRepo, device: string, note: Note): Receip
   return repo.change(DEVICES_DOC, (tx) => tx.setRegister(['seen', device], json));
 }
 
+/** Every device's last note that reached this replica, by device (unreadable ones left out). */
+function notes(repo: BrowserRepo): Map<string, Note> {
+  const out = new Map<string, Note>();
+  if (!repo.has(DEVICES_DOC)) return out;
+  const seen = (repo.toJSON(DEVICES_DOC).seen ?? {}) as Record<string, unknown>;
+  for (const [device, json] of Object.entries(seen)) {
+    if (typeof json !== 'string') continue;
+    try {
+      out.set(device, JSON.parse(json) as Note);
+    } catch {
+      // a note this version cannot read
+    }
+  }
+  return out;
+}
+
+/** Whether `note` says what `device`'s stored note already says (its time aside). */
+export function alreadyNoted(repo: BrowserRepo, device: string, note: Note): boolean {
+  const stored = notes(repo).get(device);
+  return stored !== undefined && JSON.stringify(stored.docs) === JSON.stringify(note.docs);
+}
+
 /** The other devices' lag on `doc`, as their last notes that reached this device say. */
 export function peerLags(repo: BrowserRepo, self: string, doc: string): PeerLag[] {
-  if (!repo.has(DEVICES_DOC)) return [];
-  const seen = (repo.toJSON(DEVICES_DOC).seen ?? {}) as Record<string, unknown>;
   const ours = repo.has(doc) ? repo.actors(doc) : {};
   const lags: PeerLag[] = [];
-  for (const [device, json] of Object.entries(seen)) {
-    if (device === self || typeof json !== 'string') continue;
-    let note: Note;
-    try {
-      note = JSON.parse(json) as Note;
-    } catch {
-      continue; // a note this version cannot read
-    }
+  for (const [device, note] of notes(repo)) {
+    if (device === self) continue;
     const theirs = note.docs?.[doc];
     lags.push({
       device,
