@@ -27,6 +27,9 @@ const RELAY_LABEL = 'polyarch-relay';
 /** The most often the owner recounts what waits for the relay while frames flow. */
 const REPORT_MS = 50;
 
+/** Most documents the owner remembers the relay refused (what a relay sends bounds it). */
+const MAX_REFUSED_DOCS = 10_000;
+
 /** How often the owner drops the sessions of tabs that are gone. */
 const SWEEP_MS = 5_000;
 
@@ -109,9 +112,9 @@ async function serve(name) {
     };
     // The relay refused this device's writes to `doc` (a read-only token): it acknowledges the
     // log around them, but it will never hold them, so tabs waiting for it are told at once.
-    const refused = new Set();
+    const refused = new Set(); // bounded: past it, refusals only reject the waits already here
     const refuseWaits = (doc, message) => {
-      refused.add(doc);
+      if (refused.size < MAX_REFUSED_DOCS) refused.add(doc);
       relayWaits = relayWaits.filter((w) => {
         if (w.doc !== doc) return true;
         channel.postMessage({ kind: 'relay-stored', to: w.tab, id: w.id, refused: message });
