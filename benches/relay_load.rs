@@ -43,6 +43,7 @@ use polyarch::{DeviceId, DocId, Epoch};
 use serde_json::{Value, json};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message as Ws;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use support::report::{Report, Target};
@@ -336,8 +337,10 @@ async fn connect(port: u16, doc: &DocId) -> Option<Socket> {
     let url = format!("ws://127.0.0.1:{port}/sync");
     let mut tries = 0;
     let mut ws = loop {
-        // Nagle off, as the native client does: frames are small and latency matters.
-        match tokio_tungstenite::connect_async_with_config(url.as_str(), None, true).await {
+        // As the native client connects: Nagle off (frames are small and latency matters),
+        // and reads of `READ_BUFFER_BYTES` (tungstenite zeroes its read buffer before each read).
+        let config = WebSocketConfig::default().read_buffer_size(polyarch::net::READ_BUFFER_BYTES);
+        match tokio_tungstenite::connect_async_with_config(url.as_str(), Some(config), true).await {
             Ok((ws, _)) => break ws,
             Err(_) if tries < 20 => {
                 tries += 1;

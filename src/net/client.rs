@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use crate::sync::{Access, Session, SessionConfig, SessionStats};
 use crate::{Committed, DeviceId, DocId, IntoDocId, ModelError, Receipt, Repo, Tx};
@@ -295,12 +294,9 @@ impl Task {
     /// One connection: returns how it ended, or why it could not start.
     async fn connect_once(&mut self) -> Result<Ended, String> {
         let limits = self.config.limits;
-        let ws_config = WebSocketConfig::default()
-            .max_message_size(Some(limits.max_frame_bytes))
-            .max_frame_size(Some(limits.max_frame_bytes));
         let connect = tokio_tungstenite::connect_async_with_config(
             self.config.url.as_str(),
-            Some(ws_config),
+            Some(super::websocket_config(&limits)),
             true,
         );
         let (mut ws, _) = tokio::time::timeout(self.config.connect_timeout, connect)

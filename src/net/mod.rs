@@ -29,6 +29,20 @@ pub use peer::serve;
 
 use crate::sync::{Interest, Limits};
 
+/// Bytes a device's WebSocket reads from the socket at a time. tungstenite zeroes this much
+/// before every read, so its default (128 KiB) costs a 128 KiB `memset` per small frame; a
+/// frame larger than this is still read whole, in several reads.
+pub const READ_BUFFER_BYTES: usize = 16 << 10;
+
+/// The WebSocket settings of device connections (to a relay or between peers): reads of
+/// [`READ_BUFFER_BYTES`], and frames and messages bounded by `limits`.
+fn websocket_config(limits: &Limits) -> tokio_tungstenite::tungstenite::protocol::WebSocketConfig {
+    tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+        .read_buffer_size(READ_BUFFER_BYTES)
+        .max_message_size(Some(limits.max_frame_bytes))
+        .max_frame_size(Some(limits.max_frame_bytes))
+}
+
 /// Most refusal messages a [`SyncClient`] keeps (see [`SyncClient::refused`]).
 pub const MAX_REFUSALS_KEPT: usize = 100;
 

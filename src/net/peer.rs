@@ -8,7 +8,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::Repo;
-use crate::sync::{Session, SessionConfig};
+use crate::sync::{Limits, Session, SessionConfig};
 
 use super::drive::{Ended, Hooks, Shared, drive};
 
@@ -36,7 +36,9 @@ pub async fn serve(
                 let shared = shared.clone();
                 let stop = stop_rx.clone();
                 tasks.spawn(async move {
-                    let mut ws = match tokio_tungstenite::accept_async(stream).await {
+                    let config = super::websocket_config(&Limits::default());
+                    let accepted = tokio_tungstenite::accept_async_with_config(stream, Some(config));
+                    let mut ws = match accepted.await {
                         Ok(ws) => ws,
                         Err(e) => {
                             tracing::info!(%addr, error = %e, "not a WebSocket peer");

@@ -393,7 +393,11 @@ impl SyncHost for RelayHost<'_> {
     fn peer(&mut self, peer: &DeviceId) -> Result<Option<PeerRecord>, SyncError> {
         if *peer == self.conn.device {
             if !self.conn.record_loaded {
-                self.conn.record = self.shared.store.peer(peer).map_err(host_err)?;
+                // A previous connection's record may still wait for its commit.
+                self.conn.record = match self.shared.staged.peers.get(peer) {
+                    Some(r) => Some(r.clone()),
+                    None => self.shared.store.peer(peer).map_err(host_err)?,
+                };
                 self.conn.record_loaded = true;
             }
             return Ok(self.conn.record.clone());
@@ -405,11 +409,27 @@ impl SyncHost for RelayHost<'_> {
     }
 
     fn save_peer(&mut self, record: &PeerRecord) -> Result<(), SyncError> {
-        if record.peer == self.conn.device {
-            self.conn.record = Some(record.clone());
-            self.conn.record_loaded = true;
+        if record.peer != self.conn.device {
+            self.shared.staged.peers.insert(record.peer, record.clone());
+            return Ok(());
         }
-        self.shared.staged.peers.insert(record.peer, record.clone());
+        // Only offsets moved (the same epochs, label and interest): written at most every
+        // PEER_SAVE_EVERY; anything else at once.
+        let only_offsets = self.conn.record.as_ref().is_some_and(|old| {
+            old.label == record.label
+                && old.interest == record.interest
+                && old.their_log.map(|(e, _)| e) == record.their_log.map(|(e, _)| e)
+        });
+        self.conn.record = Some(record.clone());
+        self.conn.record_loaded = true;
+        self.conn.record_unsaved = true;
+        let due = self
+            .conn
+            .record_staged_at
+            .is_none_or(|at| at.elapsed() >= super::core::PEER_SAVE_EVERY);
+        if due || !only_offsets {
+            self.conn.stage_record(&mut self.shared.staged);
+        }
         Ok(())
     }
 

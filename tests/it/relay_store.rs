@@ -220,6 +220,11 @@ fn compaction(open: Factory<'_>) {
     assert_eq!(missing.entries.len(), 2);
     // Dependencies on compacted changes still resolve; the version is unchanged.
     assert!(s.has_change(&doc("c/doc"), &all[0].hash).unwrap());
+    // And so do dependencies on the changes still logged, before and after the cut.
+    for c in &all {
+        assert!(s.has_change(&doc("c/doc"), &c.hash).unwrap());
+    }
+    assert!(!s.has_change(&doc("c/next"), &all[0].hash).unwrap());
     assert_eq!(s.version(&doc("c/doc")).unwrap().get(&all[0].actor), 10);
     let loaded = s.load_doc(&doc("c/doc")).unwrap().unwrap();
     assert_eq!(loaded.tail.len(), 4);

@@ -13,7 +13,9 @@
 //!   committed therefore never sees offset `n` appear later: cursors into the log are safe even
 //!   when several relays append to one database.
 //! - **Dependency checks.** [`RelayStore::has_change`] answers for every change ever stored,
-//!   also after compaction dropped its log row (a `hashes` table keeps the hashes).
+//!   also after compaction dropped its log row: compaction moves the hashes of the rows it
+//!   deletes into a `hashes` table. Appending writes no hash index: an index keyed by random
+//!   hashes dirties a page per change, and that was the bulk of the relay's write-ahead log.
 //!
 //! Every method returns `Result`; every backend passes the one conformance suite in
 //! `tests/it/relay_store.rs`.
@@ -26,7 +28,8 @@
 //! - `log`: `offset` (primary key), `doc` (a docs key), `actor`, `seq`, `hash` (32 bytes),
 //!   `origin` (16-byte device id the change came from), `bytes` (the automerge change);
 //!   `(doc, actor, seq)` is unique and `(doc, offset)` indexed.
-//! - `hashes`: `(doc, hash)` of every change stored, kept through compaction.
+//! - `hashes`: `(doc, hash)` of every change compaction deleted from `log` (a database
+//!   written by an older build may also hold hashes of changes still logged).
 //! - `versions`: per `(doc, actor)` the highest `seq` stored.
 //! - `peers`: per device: `label`, `their_epoch` + `their_offset` (both set or both null),
 //!   `acked`, `last_contact_ms`.

@@ -324,12 +324,6 @@ impl RelayStore for PgStore {
                 }
                 new_head = new_head.max(offset);
             }
-            tx.execute(
-                "INSERT INTO hashes (doc, hash) SELECT * FROM UNNEST($1::bigint[], $2::bytea[])
-                 ON CONFLICT DO NOTHING",
-                &[&col_doc, &col_hash],
-            )
-            .map_err(pg(op))?;
             let top = highest_seqs(&batch.changes);
             let mut v_doc = Vec::with_capacity(top.len());
             let mut v_actor = Vec::with_capacity(top.len());
@@ -518,7 +512,8 @@ impl RelayStore for PgStore {
         let row = self
             .client
             .query_opt(
-                "SELECT 1 FROM hashes WHERE doc = $1 AND hash = $2",
+                "SELECT 1 WHERE EXISTS (SELECT 1 FROM log WHERE doc = $1 AND hash = $2)
+                     OR EXISTS (SELECT 1 FROM hashes WHERE doc = $1 AND hash = $2)",
                 &[&key, &hash.0.as_slice()],
             )
             .map_err(pg("looking up a change"))?;
@@ -604,6 +599,12 @@ impl RelayStore for PgStore {
             )
             .and_then(|r| r.try_get(0))
             .map_err(pg(op))?;
+        tx.execute(
+            "INSERT INTO hashes (doc, hash) SELECT doc, hash FROM log
+             WHERE doc = $1 AND \"offset\" <= $2 ON CONFLICT DO NOTHING",
+            &[&key, &upto],
+        )
+        .map_err(pg(op))?;
         tx.execute(
             "DELETE FROM log WHERE doc = $1 AND \"offset\" <= $2",
             &[&key, &upto],

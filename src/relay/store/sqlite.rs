@@ -352,11 +352,6 @@ impl RelayStore for SqliteStore {
             }
             head = offset;
             offsets.push(Some(from_db("log offset", offset)?));
-            tx.prepare_cached(
-                "INSERT INTO hashes (doc, hash) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
-            )
-            .and_then(|mut s| s.execute(params![key, c.hash.0.as_slice()]))
-            .ctx(OP)?;
         }
         for (doc, actor, seq) in highest_seqs(&batch.changes) {
             let key = match keys.get(doc) {
@@ -498,8 +493,9 @@ impl RelayStore for SqliteStore {
     fn has_change(&mut self, doc: &DocId, hash: &ChangeHash) -> Result<bool, RelayStoreError> {
         self.conn
             .prepare_cached(
-                "SELECT 1 FROM docs d JOIN hashes h ON h.doc = d.key
-                 WHERE d.id = ?1 AND h.hash = ?2",
+                "SELECT 1 FROM docs d WHERE d.id = ?1 AND (
+                     EXISTS (SELECT 1 FROM log l WHERE l.doc = d.key AND l.hash = ?2)
+                     OR EXISTS (SELECT 1 FROM hashes h WHERE h.doc = d.key AND h.hash = ?2))",
             )
             .and_then(|mut s| s.exists(params![doc.as_str(), hash.0.as_slice()]))
             .ctx("looking up a change")
@@ -585,6 +581,12 @@ impl RelayStore for SqliteStore {
                  compacted_upto = max(compacted_upto, ?4) WHERE key = ?1",
         )
         .and_then(|mut s| s.execute(params![key, snapshot, encode_vv(version), upto]))
+        .ctx(OP)?;
+        tx.prepare_cached(
+            "INSERT INTO hashes (doc, hash) SELECT doc, hash FROM log
+             WHERE doc = ?1 AND offset <= ?2 ON CONFLICT DO NOTHING",
+        )
+        .and_then(|mut s| s.execute(params![key, upto]))
         .ctx(OP)?;
         tx.prepare_cached("DELETE FROM log WHERE doc = ?1 AND offset <= ?2")
             .and_then(|mut s| s.execute(params![key, upto]))
