@@ -104,7 +104,10 @@ pub trait SyncHost {
         ))
     }
 
-    /// Documents whose history was compacted at an offset after `after`.
+    /// Documents whose history was compacted at an offset after `after`: the session sends
+    /// their snapshots, since the log may no longer hold their entries. A host whose
+    /// [`read_log_wanted`](Self::read_log_wanted) still returns every entry after `after` may
+    /// leave them out.
     fn compacted_after(&mut self, after: u64) -> Result<Vec<DocId>, SyncError>;
 
     /// A document's snapshot, if it has one.
