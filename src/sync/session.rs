@@ -853,6 +853,11 @@ impl Session {
         };
         let held = self.cursor.unwrap_or(0);
         if held >= upto {
+            // A stretch held already, sent again (a `Resume` of ours crossed the stream it
+            // asked for): its sender may be waiting for an acknowledgement that was lost.
+            if self.received_since_ack {
+                self.emit(out, &Message::Ack { upto: held });
+            }
             return Ok(());
         }
         if from > held {

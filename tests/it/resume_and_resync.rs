@@ -405,6 +405,44 @@ fn delivering_the_same_frames_twice_changes_nothing() {
     assert_eq!(b.status().expect("status").log_head, head_b);
 }
 
+/// A stretch can reach its receiver twice: a `Resume` the receiver sent crosses the stream it
+/// asked for, and the sender sends the stretch again. If the acknowledgement of the first copy
+/// was lost (the connection dropped), the second copy must be acknowledged too, or the sender
+/// waits for it forever (seen as `polyarch sync` stalling right after a relay restart).
+#[test]
+fn a_stretch_received_again_is_acknowledged_again() {
+    let mut a = Repo::in_memory(fast()).expect("repo");
+    let mut b = Repo::in_memory(fast()).expect("repo");
+    a.change("cal", |tx| tx.counter("n").increment(1))
+        .expect("change");
+    let (mut sa, mut sb) = (session_for(&b), session_for(&a));
+    a.flush().expect("flush");
+    run_until_quiet(&mut sa, &mut a, &mut sb, &mut b).expect("sync");
+    assert_eq!(sa.acked(), a.status().expect("status").log_head);
+
+    a.change("cal", |tx| tx.counter("n").increment(1))
+        .expect("change");
+    let stream = sa.poll(&mut a).expect("poll");
+    assert!(!stream.is_empty(), "the new change is streamed");
+    for frame in &stream {
+        // The first acknowledgement is lost.
+        sb.receive(&mut b, frame).expect("frame");
+    }
+    let mut again = Vec::new();
+    for frame in &stream {
+        again.extend(sb.receive(&mut b, frame).expect("the same frame again"));
+    }
+    assert!(
+        !again.is_empty(),
+        "the stretch received again is acknowledged"
+    );
+    for frame in &again {
+        sa.receive(&mut a, frame).expect("acknowledgement");
+    }
+    assert_eq!(sa.acked(), a.status().expect("status").log_head);
+    assert_eq!(b.to_json("cal").expect("cal")["n"], 2);
+}
+
 #[test]
 fn three_replicas_in_a_triangle_converge_without_storing_a_change_twice() {
     let mut r: Vec<Repo> = (0..3)

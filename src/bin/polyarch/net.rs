@@ -265,9 +265,16 @@ async fn once(
             ClientState::Connecting | ClientState::CatchingUp => {}
         }
         if Instant::now() >= deadline {
+            let head = repo
+                .lock()
+                .map_err(|_| "the replica's lock is poisoned".to_string())?
+                .store()
+                .log_head();
             return Err(format!(
-                "sync with {url} did not finish within {}s (what was exchanged is kept; run it again, or raise --timeout)",
-                timeout.as_secs()
+                "sync with {url} did not finish within {}s: {}, our log acknowledged up to {} of {head} (what was exchanged is kept; run it again, or raise --timeout)",
+                timeout.as_secs(),
+                state_name(client.state()),
+                client.acked(),
             ));
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
