@@ -63,10 +63,12 @@ pub(crate) enum Event {
         access: Access,
         out: Outbound,
     },
-    /// A decoded message from a connection.
+    /// A decoded message from a connection, with the changes it carries that parsed (in
+    /// order): the core then need not parse them again.
     Message {
         id: ConnId,
         message: Message,
+        parsed: VecDeque<Change>,
         _permit: OwnedSemaphorePermit,
     },
     /// A connection's outbound queue drained: resume streaming to it.
@@ -202,6 +204,8 @@ pub(crate) struct ConnState {
     /// `record` moved since it was last staged.
     pub(crate) record_unsaved: bool,
     pub(crate) pending: Vec<(DocId, Change)>,
+    /// The changes of the message being handled, parsed by the connection's task.
+    pub(crate) parsed: VecDeque<Change>,
     pub(crate) pending_bytes: usize,
     /// The log head when the device connected: streaming advances over stretches holding
     /// nothing for it only up to here.
@@ -387,7 +391,20 @@ impl Core {
                 access,
                 out,
             } => self.open(id, hello, access, out),
-            Event::Message { id, message, .. } => self.message(id, message),
+            Event::Message {
+                id,
+                message,
+                parsed,
+                ..
+            } => {
+                if let Some(c) = self.conns.get_mut(&id) {
+                    c.state.parsed = parsed;
+                }
+                self.message(id, message);
+                if let Some(c) = self.conns.get_mut(&id) {
+                    c.state.parsed.clear();
+                }
+            }
             Event::Drained { id } => {
                 if self.conns.contains_key(&id) {
                     self.poll_conn(id, true);
@@ -447,6 +464,7 @@ impl Core {
             record_staged_at: None,
             record_unsaved: false,
             pending: Vec::new(),
+            parsed: VecDeque::new(),
             pending_bytes: 0,
             catch_up_to: self.shared.head,
             last_through: 0,

@@ -1,5 +1,6 @@
 //! The network side: the HTTP server, one task per WebSocket connection, and [`run`].
 
+use std::collections::VecDeque;
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -423,7 +424,7 @@ async fn connection(mut socket: WebSocket, app: App) {
                 if let Some(message) = waiting.take()
                     && let Ok(permit) = permits.clone().acquire_owned().await
                 {
-                    let _ = app.core.send(Event::Message { id, message, _permit: permit });
+                    let _ = app.core.send(Event::Message { id, parsed: parse_changes(&message, &app.config), message, _permit: permit });
                 }
                 let _ = app.core.send(Event::Close { id });
             }
@@ -458,7 +459,7 @@ async fn connection(mut socket: WebSocket, app: App) {
             }
             permit = permits.clone().acquire_owned(), if waiting.is_some() => {
                 let (Ok(permit), Some(message)) = (permit, waiting.take()) else { break };
-                if app.core.send(Event::Message { id, message, _permit: permit }).is_err() {
+                if app.core.send(Event::Message { id, parsed: parse_changes(&message, &app.config), message, _permit: permit }).is_err() {
                     break;
                 }
             }
@@ -495,6 +496,20 @@ async fn connection(mut socket: WebSocket, app: App) {
         }
     }
     let _ = app.core.send(Event::Close { id });
+}
+
+/// The changes `message` carries that parse, within the relay's size limit: parsing them
+/// here, on the connection's task, spares the core thread (it checks each one again against
+/// what it receives, and parses any that is missing).
+fn parse_changes(message: &Message, config: &RelayConfig) -> VecDeque<automerge::Change> {
+    match message {
+        Message::Changes { changes, .. } => changes
+            .iter()
+            .filter(|c| c.bytes.len() <= config.max_change_bytes)
+            .filter_map(|c| crate::sync::parse_change(c).ok())
+            .collect(),
+        _ => VecDeque::new(),
+    }
 }
 
 #[cfg(test)]

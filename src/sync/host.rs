@@ -10,6 +10,12 @@ use super::{Interest, SyncError, WireChange, WireSnapshot};
 /// checksum intact, and naming the writer and sequence number the envelope claims. Hosts call
 /// it on every incoming change before applying anything.
 pub fn checked_change(c: WireChange) -> Result<(DocId, automerge::Change), SyncError> {
+    let change = parse_change(&c)?;
+    Ok((c.doc, change))
+}
+
+/// Like [`checked_change`], leaving the envelope to the caller.
+pub fn parse_change(c: &WireChange) -> Result<automerge::Change, SyncError> {
     let invalid = |reason: String| SyncError::InvalidChange {
         doc: c.doc.clone(),
         reason,
@@ -23,7 +29,7 @@ pub fn checked_change(c: WireChange) -> Result<(DocId, automerge::Change), SyncE
             "its envelope names another writer or sequence number than its bytes".into(),
         ));
     }
-    Ok((c.doc, change))
+    Ok(change)
 }
 
 /// Who a host is.

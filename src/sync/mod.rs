@@ -68,7 +68,7 @@ pub mod wire;
 
 pub use access::{Access, Scope};
 pub use error::SyncError;
-pub use host::{Applied, ChangeFate, HostIdentity, SyncHost, checked_change};
+pub use host::{Applied, ChangeFate, HostIdentity, SyncHost, checked_change, parse_change};
 pub use local::{Exchange, run_until_quiet};
 pub use message::{
     Cursor, Hello, Interest, Message, RefusalCode, Stretch, WireChange, WireSnapshot,
