@@ -16,7 +16,7 @@
 // owner may have been killed before it compacted them. When its page closes the repo
 // (`close`), it compacts and closes the database before it ends; a tab that just goes away
 // kills it with no warning, which SQLite's journal makes safe at any point.
-import { Repo, SyncSession, connectWebSocket } from './index.js';
+import { Repo, SyncSession, connectWebSocket, wasmModule } from './index.js';
 
 /** Opening attempts while the previous owner's file handles are being released. */
 const OPEN_ATTEMPTS = 12;
@@ -45,6 +45,8 @@ self.onmessage = (e) => {
   const msg = e.data;
   if (msg?.kind === 'open' && !started) {
     started = true;
+    // The page's compiled module, if it sent one: instantiated here, not compiled again.
+    if (msg.module) wasmModule(msg.module);
     serve(msg.name).catch((err) => fatal(err));
   } else if (msg?.kind === 'close') {
     // The page closed its repo: leave the database compact for the next owner, then end
