@@ -10,7 +10,7 @@
 //
 // A week's document is all a week view needs, so a device reads one document per week shown.
 import type { BrowserRepo, Receipt, Scalar } from 'polyarch';
-import { weekKey, weekOf, dateOf, type Week } from './dates';
+import { compareText, weekKey, weekOf, dateOf, type Week } from './dates';
 
 /** The fields kept in registers: a concurrent edit of one of them is a visible conflict. */
 export const REGISTERS = ['title', 'start', 'end', 'room'] as const;
@@ -94,7 +94,7 @@ export function readWeek(repo: BrowserRepo, doc: string): CalEvent[] {
       conflicts,
     });
   }
-  return events.sort((a, b) => a.start.localeCompare(b.start) || a.id.localeCompare(b.id));
+  return events.sort((a, b) => compareText(a.start, b.start) || compareText(a.id, b.id));
 }
 
 /** One event of `doc`, or undefined. */
