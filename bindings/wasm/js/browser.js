@@ -47,8 +47,8 @@ const CLOSE_GRACE_MS = 2_000;
 
 /** The methods of the in-memory `Repo` a `BrowserRepo` exposes as its own. */
 const DELEGATED = [
-  'docIds', 'create', 'has', 'change', 'toJSON', 'conflicts', 'register', 'counter', 'set', 'text', 'map',
-  'list', 'subscribe', 'receiptStatus', 'version', 'hasCaughtUp', 'status',
+  'docIds', 'create', 'has', 'change', 'toJSON', 'conflicts', 'toJSONWithConflicts', 'register', 'counter', 'set',
+  'text', 'map', 'list', 'subscribe', 'receiptStatus', 'version', 'hasCaughtUp', 'status',
 ];
 
 function polyarchError(code, message) {
