@@ -101,20 +101,21 @@ export async function openBrowserRepo(options = {}) {
 }
 
 /**
- * Starts this tab's dedicated Worker for the replica `name` and asks it to open the database
- * once `module` (the page's compiled wasm) is ready; if the page has no module to share, the
- * Worker compiles its own. Until `attach(onMessage, onError)` is called, what the Worker posts
- * is kept, then handed over in order (a message posted to a Worker with no listener yet would
- * be lost).
+ * Starts this tab's dedicated Worker for the replica `name` and asks it to open the database:
+ * it queues for the database's lock at once, and instantiates `module` (the page's compiled
+ * wasm) once the page sends it; if the page has no module to share, the Worker compiles its
+ * own. Until `attach(onMessage, onError)` is called, what the Worker posts is kept, then
+ * handed over in order (a message posted to a Worker with no listener yet would be lost).
  */
 function startWorker(name, tab, module) {
   const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module', name: `polyarch:${name}` });
   let early = [];
   worker.onmessage = (e) => early.push({ message: e.data });
   worker.onerror = (e) => early.push({ error: e });
+  worker.postMessage({ kind: 'open', name, tab, module: 'follows' });
   module.then(
-    (m) => worker.postMessage({ kind: 'open', name, tab, module: m ?? undefined }),
-    () => worker.postMessage({ kind: 'open', name, tab }),
+    (m) => worker.postMessage({ kind: 'module', module: m }),
+    () => worker.postMessage({ kind: 'module', module: null }),
   );
   return {
     terminate: () => worker.terminate(),

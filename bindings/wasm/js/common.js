@@ -22,8 +22,9 @@ let compiled = async () => null;
 /**
  * Installs the `ready` promise (instantiating the module) under `Repo.open`, and `compile`:
  * `compile()` resolves to the compiled `WebAssembly.Module` where there is one to share with a
- * Worker (else null), and `compile(module)`, called before the first `Repo.open`, makes the
- * realm instantiate a module compiled elsewhere instead of fetching its own.
+ * Worker (else null), and `compile(module)`, called before the first `Repo.open` with a module
+ * compiled elsewhere (or a promise of one, or of null), makes the realm instantiate that
+ * module instead of fetching its own (it fetches its own after null).
  */
 export function withInit(ready, compile = compiled) {
   compiled = compile;

@@ -21,7 +21,7 @@ async function compile() {
 
 withInit(
   () => (loading ??= (compiling ??= compile()).then((module) => init({ module_or_path: module }))),
-  (given) => (compiling ??= given ? Promise.resolve(given) : compile()),
+  (given) => (compiling ??= given ? Promise.resolve(given).then((module) => module ?? compile()) : compile()),
 );
 
 export * from './common.js';

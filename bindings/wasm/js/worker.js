@@ -41,13 +41,18 @@ const MAINTAIN_EVERY_MS = 30_000;
 let started = false;
 /** Set once this Worker owns the database: compacts and closes it. */
 let shutdown = null;
+/** Hands over the module the page compiled (null: it has none, compile one here). */
+let moduleArrived = null;
 self.onmessage = (e) => {
   const msg = e.data;
   if (msg?.kind === 'open' && !started) {
     started = true;
-    // The page's compiled module, if it sent one: instantiated here, not compiled again.
-    if (msg.module) wasmModule(msg.module);
+    // The page sends its compiled module next ('module'): instantiated here, not compiled
+    // again. Meanwhile this Worker queues for the database's lock.
+    if (msg.module === 'follows') wasmModule(new Promise((arrived) => (moduleArrived = arrived)));
     serve(msg.name).catch((err) => fatal(err));
+  } else if (msg?.kind === 'module') {
+    moduleArrived?.(msg.module);
   } else if (msg?.kind === 'close') {
     // The page closed its repo: leave the database compact for the next owner, then end
     // (which releases the lock). A Worker still queued for the lock just ends.
