@@ -84,6 +84,11 @@ export async function openBrowserRepo(options = {}) {
   try {
     slot = await leaseSlot(name);
     const identity = slot ? { device: slot.identity.device, actor: slot.identity.actor } : {};
+    // Opening the in-memory replica keeps this thread busy for tens of milliseconds, and
+    // messages posted to a Worker that has not evaluated its script yet wait in this thread
+    // until it is free again: open it once the Worker has its 'open' (the Worker's path to the
+    // database is the longer one).
+    await worker.started;
     local = await Repo.open({ name, storage: 'memory', label: options.label ?? 'tab', onError: options.onError, ...identity });
   } catch (e) {
     slot?.release();
@@ -110,14 +115,24 @@ export async function openBrowserRepo(options = {}) {
 function startWorker(name, tab, module) {
   const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module', name: `polyarch:${name}` });
   let early = [];
-  worker.onmessage = (e) => early.push({ message: e.data });
-  worker.onerror = (e) => early.push({ error: e });
+  let onStarted;
+  const started = new Promise((resolve) => (onStarted = resolve));
+  worker.onmessage = (e) => {
+    if (e.data?.kind === 'started') onStarted();
+    else early.push({ message: e.data });
+  };
+  worker.onerror = (e) => {
+    onStarted();
+    early.push({ error: e });
+  };
   worker.postMessage({ kind: 'open', name, tab, module: 'follows' });
   module.then(
     (m) => worker.postMessage({ kind: 'module', module: m }),
     () => worker.postMessage({ kind: 'module', module: null }),
   );
   return {
+    /** Resolves once the Worker got 'open' (or failed). */
+    started,
     terminate: () => worker.terminate(),
     attach(onMessage, onError) {
       worker.onmessage = (e) => onMessage(e.data);

@@ -51,6 +51,7 @@ self.onmessage = (e) => {
     // again. Meanwhile this Worker queues for the database's lock.
     if (msg.module === 'follows') wasmModule(new Promise((arrived) => (moduleArrived = arrived)));
     serve(msg.name).catch((err) => fatal(err));
+    self.postMessage({ kind: 'started' });
   } else if (msg?.kind === 'module') {
     moduleArrived?.(msg.module);
   } else if (msg?.kind === 'close') {
