@@ -40,7 +40,7 @@ fn map<D: ReadDoc>(doc: &D, copies: &[ObjId], path: &Path, depth: usize, out: &m
 }
 
 /// A slot's concurrent `values` (the winner first), at `path`.
-fn slot<D: ReadDoc>(
+pub(super) fn slot<D: ReadDoc>(
     doc: &D,
     values: &[(AmValue<'_>, ObjId)],
     path: &Path,

@@ -126,4 +126,10 @@ impl<'a, D: ReadDoc> DocView<'a, D> {
     pub fn conflicts(&self) -> Vec<super::Conflict> {
         super::conflicts::conflicts(self.doc)
     }
+
+    /// [`to_json`](Self::to_json) and [`conflicts`](Self::conflicts) together, read in one
+    /// walk over the document: what a view that shows values and their conflicts needs.
+    pub fn to_json_and_conflicts(&self) -> (serde_json::Value, Vec<super::Conflict>) {
+        super::json::to_json_and_conflicts(self.doc)
+    }
 }

@@ -83,6 +83,24 @@ export function clock(time: string): string {
   return time.slice(11, 16);
 }
 
+/**
+ * Orders strings by their UTF-16 code units, as floating times, ids and device letters sort.
+ * Not `localeCompare`: its first call builds an ICU collator (about 10 ms, on the startup path).
+ */
+export function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+/**
+ * `Mar`: the month's English abbreviation, as `toLocaleDateString('en', { month: 'short' })`
+ * writes it, without loading ICU's date formats on the startup path.
+ */
+export function monthName(d: Date): string {
+  return MONTHS[d.getMonth()]!;
+}
+
 /** Whether `[aStart, aEnd)` and `[bStart, bEnd)` overlap. */
 export function overlaps(aStart: string, aEnd: string, bStart: string, bEnd: string): boolean {
   return aStart < bEnd && bStart < aEnd;

@@ -6,7 +6,7 @@ import { App, type DemoConfig } from './app';
 import { weekDoc } from './model';
 import { DEVICES_DOC } from './peers';
 import { h, mount } from './dom';
-import { at, days, isoDate, parseWeekKey, weekKey, weekOf } from './dates';
+import { at, days, isoDate, monthName, parseWeekKey, weekKey, weekOf } from './dates';
 import { Editor } from './editor';
 import { statusPanel } from './status';
 import { renderWeek } from './week';
@@ -29,10 +29,9 @@ async function config(): Promise<DemoConfig | null> {
 
 function weekLabel(app: App): string {
   const [first, last] = [days(app.week)[0]!, days(app.week)[6]!];
-  const month = (d: Date) => d.toLocaleDateString('en', { month: 'short' });
   const range = first.getMonth() === last.getMonth()
-    ? `${month(first)} ${first.getDate()} – ${last.getDate()}`
-    : `${month(first)} ${first.getDate()} – ${month(last)} ${last.getDate()}`;
+    ? `${monthName(first)} ${first.getDate()} – ${last.getDate()}`
+    : `${monthName(first)} ${first.getDate()} – ${monthName(last)} ${last.getDate()}`;
   return `${range}, ${last.getFullYear()}`;
 }
 

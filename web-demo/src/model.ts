@@ -10,7 +10,7 @@
 //
 // A week's document is all a week view needs, so a device reads one document per week shown.
 import type { BrowserRepo, Receipt, Scalar } from 'polyarch';
-import { weekKey, weekOf, dateOf, type Week } from './dates';
+import { compareText, weekKey, weekOf, dateOf, type Week } from './dates';
 
 /** The fields kept in registers: a concurrent edit of one of them is a visible conflict. */
 export const REGISTERS = ['title', 'start', 'end', 'room'] as const;
@@ -66,10 +66,11 @@ const asString = (v: unknown): string => (typeof v === 'string' ? v : v == null 
 /** The events of week document `doc`, sorted by start. */
 export function readWeek(repo: BrowserRepo, doc: string): CalEvent[] {
   if (!repo.has(doc)) return [];
-  const json = repo.toJSON(doc) as { events?: Record<string, Record<string, unknown>> };
-  // Every conflicting register of the week in one call: events/<id>/<field>.
+  // The values and every conflicting register (events/<id>/<field>) in one read of the week.
+  const read = repo.toJSONWithConflicts(doc);
+  const json = read.json as { events?: Record<string, Record<string, unknown>> };
   const conflictsById = new Map<string, Partial<Record<RegisterField, string[]>>>();
-  for (const { path, values } of repo.conflicts(doc)) {
+  for (const { path, values } of read.conflicts) {
     const [events, id, field] = path;
     if (path.length !== 3 || events !== 'events' || typeof id !== 'string') continue;
     if (!(REGISTERS as readonly unknown[]).includes(field)) continue;
@@ -94,7 +95,7 @@ export function readWeek(repo: BrowserRepo, doc: string): CalEvent[] {
       conflicts,
     });
   }
-  return events.sort((a, b) => a.start.localeCompare(b.start) || a.id.localeCompare(b.id));
+  return events.sort((a, b) => compareText(a.start, b.start) || compareText(a.id, b.id));
 }
 
 /** One event of `doc`, or undefined. */

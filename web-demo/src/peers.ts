@@ -7,6 +7,7 @@
 // like any change (through the relay, or later when offline), so it is as fresh as the
 // peer's last sync, and says when it was written.
 import type { BrowserRepo, Receipt } from 'polyarch';
+import { compareText } from './dates';
 
 /** The document every device notes what it holds in. */
 export const DEVICES_DOC = 'devices';
@@ -82,5 +83,5 @@ export function peerLags(repo: BrowserRepo, self: string, doc: string): PeerLag[
       ahead: theirs ? beyond(theirs, ours) : null,
     });
   }
-  return lags.sort((x, y) => x.device.localeCompare(y.device));
+  return lags.sort((x, y) => compareText(x.device, y.device));
 }

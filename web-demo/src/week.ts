@@ -1,7 +1,7 @@
 // The week view: seven day columns by working hours; events placed by time, flagged when a
 // field is in conflict or the room is double booked, moved by dragging.
 import { h, mount } from './dom';
-import { at, clock, dayOf, days, isoDate, minutesOf } from './dates';
+import { at, clock, compareText, dayOf, days, isoDate, minutesOf } from './dates';
 import { moveEvent, type CalEvent } from './model';
 import type { App } from './app';
 
@@ -69,7 +69,7 @@ export function renderWeek(root: HTMLElement, app: App, actions: WeekActions): v
  * width, an event taking the first lane free at its start.
  */
 export function lanes(events: readonly CalEvent[]): { event: CalEvent; lane: number; of: number }[] {
-  const sorted = [...events].sort((a, b) => a.start.localeCompare(b.start) || b.end.localeCompare(a.end));
+  const sorted = [...events].sort((a, b) => compareText(a.start, b.start) || compareText(b.end, a.end));
   const out: { event: CalEvent; lane: number; of: number }[] = [];
   let group: { event: CalEvent; lane: number; of: number }[] = [];
   let groupEnd = '';

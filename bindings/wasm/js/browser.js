@@ -36,7 +36,7 @@
 // before relaying it, so whatever the slot's earlier pages made that still exists anywhere was
 // in the database and is now in the page. Until then, and in documents the page does not
 // follow, it writes as its own new actor. See the package README ("Actor ids").
-import { Repo, SyncSession } from './common.js';
+import { Repo, SyncSession, wasmModule } from './common.js';
 import { leaseSlot } from './slots.js';
 
 /** How long `openBrowserRepo` waits for the first sync with the database owner. */
@@ -47,8 +47,8 @@ const CLOSE_GRACE_MS = 2_000;
 
 /** The methods of the in-memory `Repo` a `BrowserRepo` exposes as its own. */
 const DELEGATED = [
-  'docIds', 'create', 'has', 'change', 'toJSON', 'conflicts', 'register', 'counter', 'set', 'text', 'map',
-  'list', 'subscribe', 'receiptStatus', 'version', 'hasCaughtUp', 'status',
+  'docIds', 'create', 'has', 'change', 'toJSON', 'conflicts', 'toJSONWithConflicts', 'register', 'counter', 'set',
+  'text', 'map', 'list', 'subscribe', 'receiptStatus', 'version', 'hasCaughtUp', 'status',
 ];
 
 function polyarchError(code, message) {
@@ -73,15 +73,22 @@ export async function openBrowserRepo(options = {}) {
       'openBrowserRepo needs Workers, BroadcastChannel and Web Locks (a browser page in a secure context)',
     );
   }
-  // The Worker starts first: it loads and instantiates the wasm and opens the database while
-  // this page leases its slot and instantiates its own copy, instead of after (startup time).
+  // Startup time: the page fetches and compiles the wasm once, from the start, while the
+  // Worker starts and this page leases its slot; the Worker is handed the compiled module (it
+  // then only instantiates it and opens the database) instead of compiling its own copy.
+  const module = wasmModule();
   const tab = crypto.randomUUID();
-  const worker = startWorker(name, tab);
+  const worker = startWorker(name, tab, module);
   let slot = null;
   let local;
   try {
     slot = await leaseSlot(name);
     const identity = slot ? { device: slot.identity.device, actor: slot.identity.actor } : {};
+    // Opening the in-memory replica keeps this thread busy for tens of milliseconds, and
+    // messages posted to a Worker that has not evaluated its script yet wait in this thread
+    // until it is free again: open it once the Worker has its 'open' (the Worker's path to the
+    // database is the longer one).
+    await worker.started;
     local = await Repo.open({ name, storage: 'memory', label: options.label ?? 'tab', onError: options.onError, ...identity });
   } catch (e) {
     slot?.release();
@@ -99,17 +106,33 @@ export async function openBrowserRepo(options = {}) {
 }
 
 /**
- * Starts this tab's dedicated Worker for the replica `name` and asks it to open the database.
- * Until `attach(onMessage, onError)` is called, what the Worker posts is kept, then handed over
- * in order (a message posted to a Worker with no listener yet would be lost).
+ * Starts this tab's dedicated Worker for the replica `name` and asks it to open the database:
+ * it queues for the database's lock at once, and instantiates `module` (the page's compiled
+ * wasm) once the page sends it; if the page has no module to share, the Worker compiles its
+ * own. Until `attach(onMessage, onError)` is called, what the Worker posts is kept, then
+ * handed over in order (a message posted to a Worker with no listener yet would be lost).
  */
-function startWorker(name, tab) {
+function startWorker(name, tab, module) {
   const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module', name: `polyarch:${name}` });
   let early = [];
-  worker.onmessage = (e) => early.push({ message: e.data });
-  worker.onerror = (e) => early.push({ error: e });
-  worker.postMessage({ kind: 'open', name, tab });
+  let onStarted;
+  const started = new Promise((resolve) => (onStarted = resolve));
+  worker.onmessage = (e) => {
+    if (e.data?.kind === 'started') onStarted();
+    else early.push({ message: e.data });
+  };
+  worker.onerror = (e) => {
+    onStarted();
+    early.push({ error: e });
+  };
+  worker.postMessage({ kind: 'open', name, tab, module: 'follows' });
+  module.then(
+    (m) => worker.postMessage({ kind: 'module', module: m }),
+    () => worker.postMessage({ kind: 'module', module: null }),
+  );
   return {
+    /** Resolves once the Worker got 'open' (or failed). */
+    started,
     terminate: () => worker.terminate(),
     attach(onMessage, onError) {
       worker.onmessage = (e) => onMessage(e.data);

@@ -16,13 +16,28 @@ export const {
   ListHandle,
 } = wasm;
 
-/** Installs the `ready` promise (instantiating the module) under `Repo.open`. */
-export function withInit(ready) {
+/** How this realm gets its compiled module (see `withInit`). */
+let compiled = async () => null;
+
+/**
+ * Installs the `ready` promise (instantiating the module) under `Repo.open`, and `compile`:
+ * `compile()` resolves to the compiled `WebAssembly.Module` where there is one to share with a
+ * Worker (else null), and `compile(module)`, called before the first `Repo.open` with a module
+ * compiled elsewhere (or a promise of one, or of null), makes the realm instantiate that
+ * module instead of fetching its own (it fetches its own after null).
+ */
+export function withInit(ready, compile = compiled) {
+  compiled = compile;
   const open = wasm.Repo.open;
   wasm.Repo.open = async function openRepo(options = {}) {
     await ready();
     return open.call(wasm.Repo, options);
   };
+}
+
+/** The compiled module (see `withInit`): starts compiling it if nothing did yet. */
+export function wasmModule(given) {
+  return compiled(given);
 }
 
 /** Whether `e` is an error thrown by Polyarch (`e.name === "PolyarchError"`). */

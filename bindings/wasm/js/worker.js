@@ -16,7 +16,7 @@
 // owner may have been killed before it compacted them. When its page closes the repo
 // (`close`), it compacts and closes the database before it ends; a tab that just goes away
 // kills it with no warning, which SQLite's journal makes safe at any point.
-import { Repo, SyncSession, connectWebSocket } from './index.js';
+import { Repo, SyncSession, connectWebSocket, wasmModule } from './index.js';
 
 /** Opening attempts while the previous owner's file handles are being released. */
 const OPEN_ATTEMPTS = 12;
@@ -41,11 +41,19 @@ const MAINTAIN_EVERY_MS = 30_000;
 let started = false;
 /** Set once this Worker owns the database: compacts and closes it. */
 let shutdown = null;
+/** Hands over the module the page compiled (null: it has none, compile one here). */
+let moduleArrived = null;
 self.onmessage = (e) => {
   const msg = e.data;
   if (msg?.kind === 'open' && !started) {
     started = true;
+    // The page sends its compiled module next ('module'): instantiated here, not compiled
+    // again. Meanwhile this Worker queues for the database's lock.
+    if (msg.module === 'follows') wasmModule(new Promise((arrived) => (moduleArrived = arrived)));
     serve(msg.name).catch((err) => fatal(err));
+    self.postMessage({ kind: 'started' });
+  } else if (msg?.kind === 'module') {
+    moduleArrived?.(msg.module);
   } else if (msg?.kind === 'close') {
     // The page closed its repo: leave the database compact for the next owner, then end
     // (which releases the lock). A Worker still queued for the lock just ends.

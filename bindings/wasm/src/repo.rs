@@ -254,6 +254,24 @@ impl Repo {
         })
     }
 
+    /// `{ json, conflicts }`: [`toJSON`](Self::to_json) and [`conflicts`](Self::conflicts)
+    /// read together, in one walk over the document instead of two (a view showing values and
+    /// their conflicts reads both).
+    #[wasm_bindgen(js_name = toJSONWithConflicts)]
+    pub fn to_json_with_conflicts(&self, doc: &str) -> Result<JsValue, JsValue> {
+        let id = convert::doc_id(doc)?;
+        self.shared.with(|r| {
+            let (json, found) = r
+                .view(id, |v| v.to_json_and_conflicts())
+                .map_err(error::core)?;
+            let conflicts: Array = found.iter().map(convert::conflict).collect();
+            let obj = js_sys::Object::new();
+            let _ = js_sys::Reflect::set(&obj, &"json".into(), &convert::json(&json));
+            let _ = js_sys::Reflect::set(&obj, &"conflicts".into(), &conflicts);
+            Ok(obj.into())
+        })
+    }
+
     /// A register (last writer wins, concurrent values kept as conflicts) at `path`.
     pub fn register(&self, doc: &str, path: JsValue) -> Result<RegisterHandle, JsValue> {
         Ok(RegisterHandle::new(self.target(doc, &path)?))

@@ -39,8 +39,16 @@ pub(crate) fn obj_kind(t: ObjType) -> Kind {
 }
 
 /// Whether the map `id` is a counter (see [`CounterRef`](crate::model::CounterRef)).
+///
+/// The mark is the empty key, which sorts before every other key, so it is the map's first
+/// entry if it is there. Reading that entry is cheaper than looking the key up with
+/// `doc.get` in automerge 0.12, and every whole-document read asks this of each map: the
+/// calendar's 100-event week reads in about 13 ms instead of 16.5 (wasm, Node).
 pub(crate) fn is_counter<D: ReadDoc>(doc: &D, id: &ObjId) -> bool {
-    matches!(doc.get(id, COUNTER_MARK), Ok(Some((AmValue::Scalar(s), _))) if s.is_counter())
+    doc.map_range(id, ..).next().is_some_and(|item| {
+        item.key == COUNTER_MARK
+            && matches!(AmValue::from(item.value), AmValue::Scalar(s) if s.is_counter())
+    })
 }
 
 /// The model kind of the object `id` of type `t`.

@@ -161,6 +161,8 @@ fn every_conflict_of_a_document_is_listed_in_one_pass() {
         assert_eq!(found[0].values, title);
         let room = view.register(["events", "e3", "room"]).conflicts().unwrap();
         assert_eq!(found[1].values, room);
+        // The JSON and the conflicts in one walk: the same as the two reads.
+        assert_eq!(view.to_json_and_conflicts(), (view.to_json(), found));
     }
     // Resolving one leaves the others.
     write(&mut a, |tx| {

@@ -45,6 +45,8 @@ test('offline edits converge and the concurrent titles are both kept', async () 
     assert.deepEqual(repo.conflicts('cal'), [
       { path: ['events', 'e1', 'title'], values: repo.register('cal', ['events', 'e1', 'title']).conflicts },
     ]);
+    // Both reads in one walk: the same as each read alone.
+    assert.deepEqual(repo.toJSONWithConflicts('cal'), { json: repo.toJSON('cal'), conflicts: repo.conflicts('cal') });
   }
   assert.deepEqual(phone.set('cal', ['events', 'e1', 'attendees']).members, ['ada', 'grace']);
   assert.equal(phone.counter('cal', 'rsvps').value, 7);

@@ -9,6 +9,7 @@ import {
   type DocEvent,
   type Receipt,
   type Scalar,
+  type Conflict,
 } from 'polyarch';
 
 export async function example(): Promise<string[]> {
@@ -40,6 +41,8 @@ export async function example(): Promise<string[]> {
     const values: Scalar[] = c.values;
     console.log(where.join('/'), values);
   }
+  const { json, conflicts: all }: { json: Record<string, unknown>; conflicts: Conflict[] } = phone.toJSONWithConflicts('cal');
+  console.log(Object.keys(json), all.length);
   const count: number = phone.counter('cal', 'rsvps').value;
   const text: string = phone.text('cal', 'notes').toString();
   const frames: Uint8Array[] = new SyncSession(phone).start();
