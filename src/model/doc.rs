@@ -288,6 +288,13 @@ impl Doc {
                 if other.get_heads().iter().all(|h| self.has_change(h)) {
                     return Ok((Vec::new(), Vec::new()));
                 }
+                if old_heads.is_empty() && !with_patches {
+                    // Nothing here yet: the loaded snapshot is the merge. Merging would apply
+                    // every one of its changes again (a new device's or page's first sync).
+                    other.set_actor(self.inner.get_actor().clone());
+                    self.inner = other;
+                    return Ok((self.inner.get_changes(&[]), Vec::new()));
+                }
                 guarded("merging a snapshot", || {
                     self.inner
                         .merge_and_log_patches(&mut other, &mut log)

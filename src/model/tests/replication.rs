@@ -149,6 +149,24 @@ fn apply_checks_dependencies_first() {
 }
 
 #[test]
+fn a_snapshot_merged_into_an_empty_doc_is_that_doc_under_our_actor() {
+    let (d, changes) = history();
+    let mut empty = doc(2);
+    let (new, patches) = empty.merge_snapshot(&d.save(), false).unwrap();
+    assert!(patches.is_empty());
+    assert_eq!(
+        new.iter().map(Change::hash).collect::<Vec<_>>(),
+        changes.iter().map(|c| c.hash).collect::<Vec<_>>()
+    );
+    assert_eq!(empty.to_json(), d.to_json());
+    assert_eq!(empty.heads(), d.heads());
+    // It goes on writing as itself, after what it loaded.
+    let mine = write(&mut empty, |tx| tx.set(["s"]).add("y")).unwrap();
+    assert_eq!(&mine.actor, doc(2).actor());
+    assert_eq!(mine.deps, d.heads());
+}
+
+#[test]
 fn merge_snapshot_returns_new_changes_in_causal_order() {
     let (d, changes) = history();
     let mut other = doc(2);
