@@ -673,13 +673,23 @@ fn baseline_ready() -> Result<(), String> {
             "relay_load: installing the baseline (npm ci in {})",
             dir.display()
         );
-        let status = Command::new("npm")
-            .args(["ci", "--no-audit", "--no-fund"])
-            .current_dir(&dir)
-            .status()
-            .map_err(|e| format!("cannot run npm: {e}"))?;
+        let npm = |args: &[&str]| {
+            Command::new("npm")
+                .args(args)
+                .current_dir(&dir)
+                .status()
+                .map_err(|e| format!("cannot run npm: {e}"))
+        };
+        let mut status = npm(&["ci", "--no-audit", "--no-fund"])?;
         if !status.success() {
-            return Err(format!("npm ci failed in {}: {status}", dir.display()));
+            // npm 11.19 refuses `ci` with this lock file ("Missing: @cbor-extract/...", the
+            // optional per-platform packages), even one it wrote itself; `install` takes the
+            // same lock file and leaves it unchanged.
+            eprintln!("relay_load: npm ci failed; trying npm install with the same lock file");
+            status = npm(&["install", "--no-audit", "--no-fund"])?;
+        }
+        if !status.success() {
+            return Err(format!("npm install failed in {}: {status}", dir.display()));
         }
     }
     Ok(())
