@@ -298,6 +298,11 @@ impl Session {
         self.emit(&mut out, &hello);
         if let Some(record) = record {
             self.stream_presumed(host, record, &mut out)?;
+        } else if host.log_head() == 0 {
+            // We hold nothing and know no cursor: whatever the peer's hello says, reconciling
+            // starts from our summary (an empty one). Sent now, it saves a round trip: a new
+            // device's, or a browser page's, first exchange.
+            self.send_summary(host, &mut out)?;
         }
         Ok(out)
     }

@@ -532,6 +532,32 @@ fn changes_waiting_for_their_group_commit_go_out_with_the_next_sync() {
 }
 
 #[test]
+fn a_new_replica_gets_everything_in_the_first_round_trip() {
+    let mut a = Repo::in_memory(fast()).expect("repo");
+    for i in 0..20 {
+        a.change(small_doc(i), |tx| tx.counter("n").increment(1))
+            .expect("change");
+    }
+    a.flush().expect("flush");
+    a.compact(small_doc(0)).expect("compact");
+    let mut b = Repo::in_memory(fast()).expect("repo");
+    // A answers as a server does (a relay, a browser tab's Worker): it starts when B's first
+    // frames arrive. B holds nothing, so its summary goes out with its hello, and A's answer
+    // to that first flight already carries every document.
+    let (mut sa, mut sb) = (Session::new(SessionConfig::default()), session_for(&a));
+    let first = sb.start(&mut b).expect("start");
+    let mut answer = Vec::new();
+    for frame in &first {
+        answer.extend(sa.receive(&mut a, frame).expect("B's first flight"));
+    }
+    for frame in &answer {
+        sb.receive(&mut b, frame).expect("A's answer");
+    }
+    assert_eq!(docs_json(&mut b), docs_json(&mut a));
+    assert_no_change_stored_twice(&mut b, "B");
+}
+
+#[test]
 fn a_reconnection_after_offline_edits_on_both_sides_takes_one_round_trip() {
     let (mut a, mut b) = shared_pair(20);
     // Both acknowledged each other's logs in the first sync; now both edit offline.
