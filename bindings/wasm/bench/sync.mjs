@@ -53,13 +53,17 @@ function diverged(s, library, create, fork) {
 async function polyarch(s) {
   const repoA = await Repo.open({ name: 'a' });
   const repoB = await Repo.open({ name: 'b' });
+  let peers = {};
   const [a, b] = diverged(s, 'polyarch', () => repoA, () => {
-    runUntilQuiet(new SyncSession(repoA), new SyncSession(repoB));
+    const [sa, sb] = [new SyncSession(repoA), new SyncSession(repoB)];
+    runUntilQuiet(sa, sb);
+    // What an app keeps from a session to reconnect to the same peer later.
+    peers = { a: sa.peer, b: sb.peer };
     return [repoA, repoB];
   });
   a.flush();
   b.flush();
-  const out = runUntilQuiet(new SyncSession(a), new SyncSession(b));
+  const out = runUntilQuiet(new SyncSession(a, { peer: peers.a }), new SyncSession(b, { peer: peers.b }));
   out.texts = [a.text(DOC, TEXT).toString(), b.text(DOC, TEXT).toString()];
   return out;
 }

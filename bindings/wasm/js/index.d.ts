@@ -298,8 +298,12 @@ export class ListHandle {
 
 /** One connection's sync state: frames in, frames out; the transport is yours. */
 export class SyncSession {
-  /** `docs`: receive only these documents (default: every document). */
-  constructor(repo: Repo, options?: { token?: string; docs?: string[] });
+  /**
+   * `docs`: receive only these documents (default: every document). `peer`: the peer's device
+   * id, when known (a previous session's `peer`): the session resumes where the last one with
+   * that peer ended, so that a reconnection takes one round trip.
+   */
+  constructor(repo: Repo, options?: { token?: string; docs?: string[]; peer?: string });
   /** The opening frames. */
   start(): Uint8Array[];
   /** Handles one frame from the peer; returns the frames to send back. */

@@ -31,12 +31,22 @@ pub struct SyncSession {
 #[wasm_bindgen]
 impl SyncSession {
     /// A session for `repo`; `options.token` is an access token to present; `options.docs`
-    /// (document ids) receives only those documents (every document without it).
+    /// (document ids) receives only those documents (every document without it);
+    /// `options.peer` is the peer's device id when known (a previous session's `peer`): the
+    /// session then resumes where the last one with that peer ended, streaming what the peer
+    /// lacks right behind its hello, so that a reconnection takes one round trip.
     #[wasm_bindgen(constructor)]
     pub fn new(repo: &Repo, options: JsValue) -> Result<SyncSession, JsValue> {
         let mut config = SessionConfig::default();
         if let Some(token) = convert::prop(&options, "token").and_then(|t| t.as_string()) {
             config.token = token;
+        }
+        if let Some(peer) = convert::prop(&options, "peer") {
+            let hex = peer.as_string().unwrap_or_default();
+            let device = polyarch::DeviceId::from_hex(&hex).map_err(|_| {
+                error::invalid("`peer` to be a device id (32 hex digits, as `session.peer` gives)")
+            })?;
+            config.peer_hint = Some(device);
         }
         if let Some(docs) = convert::prop(&options, "docs") {
             config.interest = Interest::Docs(convert::doc_ids(docs, "docs")?);

@@ -45,7 +45,11 @@ export async function example(): Promise<string[]> {
   console.log(Object.keys(json), all.length);
   const count: number = phone.counter('cal', 'rsvps').value;
   const text: string = phone.text('cal', 'notes').toString();
-  const frames: Uint8Array[] = new SyncSession(phone).start();
+  const first = new SyncSession(phone);
+  const frames: Uint8Array[] = first.start();
+  // Reconnecting to a peer met before: one round trip.
+  const peer: string | undefined = first.peer;
+  new SyncSession(phone, { peer, docs: ['cal'] }).free();
   console.log(title, conflicts, count, text, frames.length, moved);
 
   try {
