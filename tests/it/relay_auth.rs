@@ -118,7 +118,13 @@ fn token_matrix_for_reads_and_writes() {
                     matches!(waited, Err(ClientError::WriteRefused { .. })),
                     "a refused write is not stored by the relay: {waited:?}"
                 );
-                assert!(d.client().acked() >= receipt.offset.expect("committed"));
+                // The refusal and the acknowledgement come in separate frames: the wait above
+                // may end before the acknowledgement is handled.
+                let offset = receipt.offset.expect("committed");
+                until("the relay acknowledges the log around it", WAIT, || {
+                    d.client().acked() >= offset
+                })
+                .await;
                 assert!(d.client().stored_by_relay(&receipt).is_ok_and(|s| !s));
             }
             if can_write {
