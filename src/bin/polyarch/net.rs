@@ -242,15 +242,17 @@ async fn once(
     timeout: Duration,
 ) -> CliResult<()> {
     let deadline = Instant::now() + timeout;
+    let log_head = || -> CliResult<u64> {
+        Ok(repo
+            .lock()
+            .map_err(|_| "the replica's lock is poisoned".to_string())?
+            .store()
+            .log_head())
+    };
     loop {
         match client.state() {
             ClientState::InSync => {
-                let head = repo
-                    .lock()
-                    .map_err(|_| "the replica's lock is poisoned".to_string())?
-                    .store()
-                    .log_head();
-                if client.acked() >= head {
+                if client.acked() >= log_head()? {
                     return Ok(());
                 }
             }
@@ -265,11 +267,7 @@ async fn once(
             ClientState::Connecting | ClientState::CatchingUp => {}
         }
         if Instant::now() >= deadline {
-            let head = repo
-                .lock()
-                .map_err(|_| "the replica's lock is poisoned".to_string())?
-                .store()
-                .log_head();
+            let head = log_head()?;
             return Err(format!(
                 "sync with {url} did not finish within {}s: {}, our log acknowledged up to {} of {head} (what was exchanged is kept; run it again, or raise --timeout)",
                 timeout.as_secs(),
