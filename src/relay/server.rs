@@ -14,6 +14,7 @@ use axum::extract::ws::{Message as WsMessage, WebSocket, WebSocketUpgrade};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use futures_util::SinkExt;
 use tokio::sync::{Notify, Semaphore, mpsc, watch};
 use tokio::time::{Instant, sleep_until, timeout};
 
@@ -278,6 +279,9 @@ async fn metrics_text(State(app): State<App>) -> Response {
         .into_response()
 }
 
+/// Bytes a connection gathers before writing to its socket, when frames go out in a burst.
+const WRITE_BUFFER_BYTES: usize = 64 << 10;
+
 async fn sync(ws: WebSocketUpgrade, State(app): State<App>) -> Response {
     if *app.stop.borrow() {
         return (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n").into_response();
@@ -300,7 +304,9 @@ async fn sync(ws: WebSocketUpgrade, State(app): State<App>) -> Response {
     ws.max_message_size(max)
         .max_frame_size(max)
         .read_buffer_size(4 << 10)
-        .write_buffer_size(0)
+        // Frames fed together are written together (see `send_burst`); a lone frame is
+        // flushed at once.
+        .write_buffer_size(WRITE_BUFFER_BYTES)
         .max_write_buffer_size(max.saturating_mul(2))
         .on_upgrade(move |socket| async move {
             connection(socket, app).await;
@@ -434,9 +440,17 @@ async fn connection(mut socket: WebSocket, app: App) {
                     let _ = timeout(Duration::from_secs(1), socket.send(WsMessage::Close(None))).await;
                     break;
                 };
-                let n = frame.len();
+                // Frames queued behind this one go out in the same write: under load, a
+                // device's acknowledgement and the changes for it leave in one system call.
+                let mut burst = vec![frame];
+                while burst.len() < MAX_BURST_FRAMES
+                    && let Ok(next) = rx.try_recv()
+                {
+                    burst.push(next);
+                }
+                let n: usize = burst.iter().map(Vec::len).sum();
                 let sent = tokio::select! {
-                    r = timeout(app.config.write_timeout, socket.send(WsMessage::Binary(Bytes::from(frame)))) => match r {
+                    r = timeout(app.config.write_timeout, send_burst(&mut socket, burst)) => match r {
                         Ok(Ok(())) => true,
                         Ok(Err(_)) => false,
                         Err(_) => {
@@ -496,6 +510,17 @@ async fn connection(mut socket: WebSocket, app: App) {
         }
     }
     let _ = app.core.send(Event::Close { id });
+}
+
+/// Most frames queued for a connection that go out in one write.
+const MAX_BURST_FRAMES: usize = 64;
+
+/// Writes `frames` into the socket's buffer, then flushes them together.
+async fn send_burst(socket: &mut WebSocket, frames: Vec<Vec<u8>>) -> Result<(), axum::Error> {
+    for f in frames {
+        socket.feed(WsMessage::Binary(Bytes::from(f))).await?;
+    }
+    socket.flush().await
 }
 
 /// The changes `message` carries that parse, within the relay's size limit: parsing them
