@@ -54,6 +54,9 @@ mod relay_support;
 #[cfg(feature = "relay")]
 #[path = "it/relay_sync.rs"]
 mod relay_sync;
+#[cfg(all(feature = "relay", feature = "cli"))]
+#[path = "it/relay_tls.rs"]
+mod relay_tls;
 #[path = "it/replica_image.rs"]
 mod replica_image;
 #[path = "it/resume_and_resync.rs"]

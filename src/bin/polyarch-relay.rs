@@ -65,6 +65,33 @@ impl Secret {
 }
 
 #[derive(Args)]
+struct Tls {
+    /// Serve TLS (wss://, https://) with this certificate chain (PEM, the relay's own
+    /// certificate first). Needs --tls-key. Without it, the relay serves plain TCP: put it
+    /// behind a TLS-terminating proxy on the internet.
+    #[arg(long, env = "POLYARCH_RELAY_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<std::path::PathBuf>,
+    /// The private key of --tls-cert (PEM: PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, env = "POLYARCH_RELAY_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<std::path::PathBuf>,
+}
+
+impl Tls {
+    fn load(&self) -> Result<Option<relay::TlsIdentity>, String> {
+        let (Some(cert), Some(key)) = (&self.tls_cert, &self.tls_key) else {
+            return Ok(None);
+        };
+        let read = |path: &std::path::Path, what: &str| {
+            std::fs::read(path)
+                .map_err(|e| format!("cannot read the TLS {what} {}: {e}", path.display()))
+        };
+        relay::TlsIdentity::from_pem(&read(cert, "certificate")?, &read(key, "key")?)
+            .map(Some)
+            .map_err(|e| e.to_string())
+    }
+}
+
+#[derive(Args)]
 struct Serve {
     /// Address to listen on.
     #[arg(long, env = "POLYARCH_RELAY_LISTEN", default_value = "127.0.0.1:8080")]
@@ -78,6 +105,8 @@ struct Serve {
     db: String,
     #[command(flatten)]
     secret: Secret,
+    #[command(flatten)]
+    tls: Tls,
     /// Serve without tokens: every client may read and write everything. Private networks and
     /// tests only.
     #[arg(long, env = "POLYARCH_RELAY_INSECURE_NO_AUTH")]
@@ -220,6 +249,7 @@ fn run_serve(s: Serve) -> Result<(), String> {
     }
     let mut config = RelayConfig::new(Storage::parse(&s.db).map_err(|e| e.to_string())?);
     config.secret = secret;
+    config.tls = s.tls.load()?;
     config.max_connections = s.max_connections;
     config.idle_timeout = s.idle_timeout;
     config.limits.max_frame_bytes = s.max_frame_bytes;

@@ -294,15 +294,21 @@ impl Task {
     /// One connection: returns how it ended, or why it could not start.
     async fn connect_once(&mut self) -> Result<Ended, String> {
         let limits = self.config.limits;
-        let connect = tokio_tungstenite::connect_async_with_config(
+        let tls = super::tls::connector(&self.config.url, &self.config.trusted_certs_pem)?;
+        let connect = tokio_tungstenite::connect_async_tls_with_config(
             self.config.url.as_str(),
             Some(super::websocket_config(&limits)),
             true,
+            tls,
         );
         let (mut ws, _) = tokio::time::timeout(self.config.connect_timeout, connect)
             .await
             .map_err(|_| format!("connecting to {} timed out", self.config.url))?
-            .map_err(|e| format!("cannot connect to {}: {e}", self.config.url))?;
+            .map_err(|e| {
+                let e = e.to_string();
+                let url = &self.config.url;
+                format!("cannot connect to {url}: {e}{}", super::tls::hint(url, &e))
+            })?;
         let mut session = Session::new(SessionConfig {
             interest: self.config.interest.clone(),
             peer_hint: *self.relay.borrow(),

@@ -19,6 +19,7 @@ mod client;
 mod drive;
 mod peer;
 mod refusals;
+mod tls;
 
 use std::time::Duration;
 
@@ -26,6 +27,8 @@ use thiserror::Error;
 
 pub use client::SyncClient;
 pub use peer::serve;
+#[cfg(feature = "relay")]
+pub(crate) use tls::provider as tls_provider;
 
 use crate::sync::{Interest, Limits};
 
@@ -62,8 +65,11 @@ pub enum ClientState {
 /// How a [`SyncClient`] connects.
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
-    /// `ws://host:port/sync`.
+    /// `ws://host:port/sync`, or `wss://host/sync` over TLS.
     pub url: String,
+    /// PEM certificates to trust for `wss://` besides the public web roots: the relay's own
+    /// certificate (or its CA's) when it is private or self-signed. Empty for none.
+    pub trusted_certs_pem: Vec<u8>,
     /// Access token (empty for none).
     pub token: String,
     /// Documents to sync.
@@ -91,6 +97,7 @@ impl ClientConfig {
     pub fn new(url: impl Into<String>) -> Self {
         Self {
             url: url.into(),
+            trusted_certs_pem: Vec::new(),
             token: String::new(),
             interest: Interest::All,
             peer_hint: None,

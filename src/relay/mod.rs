@@ -36,6 +36,7 @@ mod metrics;
 mod server;
 pub mod store;
 mod tail;
+mod tls;
 pub mod token;
 
 use std::path::PathBuf;
@@ -48,6 +49,7 @@ use crate::sync::Limits;
 pub use metrics::Metrics;
 pub use server::{run, run_with_metrics};
 pub use store::{RelayStore, RelayStoreError};
+pub use tls::TlsIdentity;
 pub use token::{Claims, Rights, TokenError};
 
 /// Where the relay keeps its data.
@@ -137,6 +139,9 @@ pub struct RelayConfig {
     pub poll_interval: Duration,
     /// How long a graceful shutdown waits for connections to finish.
     pub shutdown_timeout: Duration,
+    /// Serve TLS (`wss://`, `https://`) with this identity; `None` serves plain TCP (behind a
+    /// TLS-terminating proxy, or on a private network).
+    pub tls: Option<TlsIdentity>,
 }
 
 impl RelayConfig {
@@ -169,6 +174,7 @@ impl RelayConfig {
             full_sync: true,
             poll_interval: Duration::from_secs(1),
             shutdown_timeout: Duration::from_secs(10),
+            tls: None,
         }
     }
 }

@@ -165,13 +165,29 @@ pub async fn run_with_metrics(
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, "relay listening");
     }
-    let served = axum::serve(without_nagle(listener), router)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            tracing::info!("shutting down: finishing open connections");
-            let _ = stop_tx.send(true);
-        })
-        .await;
+    let shutdown = async move {
+        shutdown.await;
+        tracing::info!("shutting down: finishing open connections");
+        let _ = stop_tx.send(true);
+    };
+    let served = match &config.tls {
+        None => {
+            axum::serve(without_nagle(listener), router)
+                .with_graceful_shutdown(shutdown)
+                .await
+        }
+        Some(identity) => {
+            let listener = super::tls::TlsListener::new(listener, identity).map_err(|source| {
+                RelayError::Io {
+                    op: "starting to serve TLS",
+                    source,
+                }
+            })?;
+            axum::serve(listener, router)
+                .with_graceful_shutdown(shutdown)
+                .await
+        }
+    };
 
     // Upgraded connections outlive the HTTP server: wait for them to finish.
     let deadline = Instant::now() + config.shutdown_timeout;

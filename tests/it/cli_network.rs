@@ -15,7 +15,7 @@ use polyarch::relay::Rights;
 use rand::{Rng, SeedableRng};
 
 use crate::cli_edit::{ok, polyarch};
-use crate::relay_support::{SECRET, free_port, token, wait_healthy};
+use crate::relay_support::{free_port, relay_command, token, wait_healthy};
 
 /// Generous: the machine running the tests may be loaded.
 const SYNC_TIMEOUT: &str = "120";
@@ -29,18 +29,7 @@ struct RelayProcess {
 impl RelayProcess {
     fn start(dir: &Path) -> Self {
         let port = free_port();
-        let log = std::fs::File::create(dir.join("relay.log")).expect("relay log");
-        let child = Command::new(env!("CARGO_BIN_EXE_polyarch-relay"))
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-            .arg("--db")
-            .arg(format!("sqlite:{}", dir.join("relay.db").display()))
-            .env(
-                "POLYARCH_RELAY_SECRET",
-                std::str::from_utf8(SECRET).unwrap(),
-            )
-            .env("POLYARCH_RELAY_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::from(log))
+        let child = relay_command(&dir.join("relay.db"), port, &dir.join("relay.log"))
             .spawn()
             .expect("start polyarch-relay");
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();

@@ -1,7 +1,7 @@
 //! The real `polyarch-relay` binary, killed with SIGKILL in the middle of traffic and
 //! restarted: nothing it acknowledged is lost, and every device converges.
 
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
@@ -9,7 +9,7 @@ use polyarch::Receipt;
 use polyarch::relay::{RelayStore, Rights};
 
 use crate::cli_edit::{ok, polyarch};
-use crate::relay_support::{Device, SECRET, free_port, runtime, token, until, wait_healthy};
+use crate::relay_support::{Device, free_port, relay_command, runtime, token, until, wait_healthy};
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -24,23 +24,8 @@ impl Drop for Relay {
 }
 
 fn spawn_relay(db: &std::path::Path, port: u16) -> Relay {
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(db.with_extension("log"))
-        .expect("relay log");
-    let child = Command::new(env!("CARGO_BIN_EXE_polyarch-relay"))
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-        .arg("--db")
-        .arg(format!("sqlite:{}", db.display()))
+    let child = relay_command(db, port, &db.with_extension("log"))
         .args(["--sync", "full"])
-        .env(
-            "POLYARCH_RELAY_SECRET",
-            std::str::from_utf8(SECRET).unwrap(),
-        )
-        .env("POLYARCH_RELAY_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::from(log))
         .spawn()
         .expect("start polyarch-relay");
     let relay = Relay(child);

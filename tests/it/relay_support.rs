@@ -180,6 +180,19 @@ pub struct TestRelay {
 impl TestRelay {
     /// Starts a relay with `config` on its own runtime thread.
     pub fn start(config: RelayConfig) -> Self {
+        let relay = Self::spawn(config);
+        wait_healthy(relay.addr);
+        relay
+    }
+
+    /// Starts a relay that serves TLS with `config.tls` (its `/healthz` is not plain HTTP,
+    /// so this waits for its port instead).
+    pub fn start_tls(config: RelayConfig) -> Self {
+        assert!(config.tls.is_some(), "start_tls needs config.tls");
+        Self::spawn(config)
+    }
+
+    fn spawn(config: RelayConfig) -> Self {
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let (addr_tx, addr_rx) = std::sync::mpsc::channel();
         let thread = std::thread::spawn(move || {
@@ -208,7 +221,6 @@ impl TestRelay {
         let addr = addr_rx
             .recv_timeout(Duration::from_secs(30))
             .expect("relay did not start");
-        wait_healthy(addr);
         Self {
             addr,
             stop: Some(stop_tx),
@@ -241,6 +253,29 @@ impl Drop for TestRelay {
     fn drop(&mut self) {
         let _ = self.shutdown();
     }
+}
+
+/// The command that starts a `polyarch-relay` process on `127.0.0.1:port` over the SQLite file
+/// `db`, signing with [`SECRET`], its warnings appended to `log`. Add flags, then spawn it.
+pub fn relay_command(db: &Path, port: u16, log: &Path) -> std::process::Command {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .expect("relay log");
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_polyarch-relay"));
+    command
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .arg("--db")
+        .arg(format!("sqlite:{}", db.display()))
+        .env(
+            "POLYARCH_RELAY_SECRET",
+            std::str::from_utf8(SECRET).unwrap(),
+        )
+        .env("POLYARCH_RELAY_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::from(log));
+    command
 }
 
 /// Waits until `/healthz` answers.
@@ -293,6 +328,16 @@ pub fn token(prefix: &str, rights: Rights, ttl_secs: i64) -> String {
     .expect("mint")
 }
 
+/// The tests' client settings for `url`: quick reconnections and ticks.
+pub fn client_config(url: &str, token: &str) -> polyarch::net::ClientConfig {
+    let mut config = polyarch::net::ClientConfig::new(url);
+    config.token = token.to_string();
+    config.min_backoff = Duration::from_millis(50);
+    config.max_backoff = Duration::from_millis(500);
+    config.tick = Duration::from_millis(200);
+    config
+}
+
 /// A device: a replica in its own SQLite file, and a client when connected.
 pub struct Device {
     /// The replica.
@@ -314,11 +359,11 @@ impl Device {
 
     /// Connects to the relay at `url` (inside a Tokio runtime).
     pub fn connect(&mut self, url: &str, token: &str) {
-        let mut config = polyarch::net::ClientConfig::new(url);
-        config.token = token.to_string();
-        config.min_backoff = Duration::from_millis(50);
-        config.max_backoff = Duration::from_millis(500);
-        config.tick = Duration::from_millis(200);
+        self.connect_with(client_config(url, token));
+    }
+
+    /// Connects with `config` (inside a Tokio runtime).
+    pub fn connect_with(&mut self, config: polyarch::net::ClientConfig) {
         self.client = Some(polyarch::net::SyncClient::start(self.repo.clone(), config));
     }
 

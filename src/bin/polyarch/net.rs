@@ -6,7 +6,7 @@ use std::path::{Path as FsPath, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use clap::Subcommand;
+use clap::{Args, Subcommand};
 use polyarch::Repo;
 use polyarch::net::{ClientConfig, ClientState, SyncClient};
 use polyarch::sync::SessionStats;
@@ -37,6 +37,8 @@ pub(crate) enum NetCommand {
             default_value = ""
         )]
         token: String,
+        #[command(flatten)]
+        trust: Trust,
     },
     /// Syncs with a relay or a peer; once, or with --follow until stopped.
     ///
@@ -58,6 +60,8 @@ pub(crate) enum NetCommand {
             default_value = ""
         )]
         token: String,
+        #[command(flatten)]
+        trust: Trust,
         /// Keep syncing (reconnecting after network loss) instead of exiting once in sync.
         #[arg(long)]
         follow: bool,
@@ -65,6 +69,25 @@ pub(crate) enum NetCommand {
         #[arg(long, default_value_t = 60)]
         timeout: u64,
     },
+}
+
+/// Which certificates a `wss://` connection trusts.
+#[derive(Debug, Args)]
+pub(crate) struct Trust {
+    /// For wss:// URLs: also trust the certificates in this PEM file (a relay with a private
+    /// or self-signed certificate). The public web roots are always trusted.
+    #[arg(long, env = "POLYARCH_CA_FILE")]
+    ca_file: Option<PathBuf>,
+}
+
+impl Trust {
+    fn pem(&self) -> CliResult<Vec<u8>> {
+        match &self.ca_file {
+            None => Ok(Vec::new()),
+            Some(path) => std::fs::read(path)
+                .map_err(|e| format!("cannot read the CA file {}: {e}", path.display())),
+        }
+    }
 }
 
 pub(crate) fn run(command: NetCommand) -> CliResult<()> {
@@ -78,17 +101,20 @@ pub(crate) fn run(command: NetCommand) -> CliResult<()> {
             listen,
             relay,
             token,
-        } => runtime.block_on(serve(&file, listen, relay, token)),
+            trust,
+        } => runtime.block_on(serve(&file, listen, relay, token, trust.pem()?)),
         NetCommand::Sync {
             file,
             url,
             token,
+            trust,
             follow,
             timeout,
         } => runtime.block_on(sync(
             &file,
             url,
             token,
+            trust.pem()?,
             follow,
             Duration::from_secs(timeout),
         )),
@@ -140,6 +166,7 @@ async fn serve(
     listen: SocketAddr,
     relay: Option<String>,
     token: String,
+    trusted_pem: Vec<u8>,
 ) -> CliResult<()> {
     if let Some(url) = &relay {
         check_url(url)?;
@@ -158,6 +185,7 @@ async fn serve(
     let client = relay.map(|url| {
         let mut config = ClientConfig::new(url);
         config.token = token;
+        config.trusted_certs_pem = trusted_pem;
         config.tick = Duration::from_millis(250);
         SyncClient::start(repo.clone(), config)
     });
@@ -175,6 +203,7 @@ async fn sync(
     file: &FsPath,
     url: String,
     token: String,
+    trusted_pem: Vec<u8>,
     follow: bool,
     timeout: Duration,
 ) -> CliResult<()> {
@@ -182,6 +211,7 @@ async fn sync(
     let repo = Arc::new(Mutex::new(open(file)?));
     let mut config = ClientConfig::new(url.clone());
     config.token = token;
+    config.trusted_certs_pem = trusted_pem;
     config.tick = Duration::from_millis(250);
     if !follow {
         // One connection: the client never gets to its second attempt.
@@ -221,16 +251,11 @@ async fn sync(
 }
 
 fn check_url(url: &str) -> CliResult<()> {
-    if url.starts_with("ws://") {
+    if url.starts_with("ws://") || url.starts_with("wss://") {
         return Ok(());
     }
-    if url.starts_with("wss://") {
-        return Err(format!(
-            "{url:?}: this build speaks plain ws:// only; put a TLS-terminating proxy in front of it"
-        ));
-    }
     Err(format!(
-        "{url:?} is not a WebSocket URL: give ws://host:port/sync (a relay) or the ws:// URL `polyarch serve` printed"
+        "{url:?} is not a WebSocket URL: give ws://host:port/sync or wss://host/sync (a relay) or the ws:// URL `polyarch serve` printed"
     ))
 }
 
