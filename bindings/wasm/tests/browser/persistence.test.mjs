@@ -1,5 +1,6 @@
 // A page's writes, once `stored(receipt)` resolves, survive a reload and a browser restart; a
-// long history is compacted in the database when the page closes its repo.
+// long history is compacted in the database when the page closes its repo; the OPFS pool keeps
+// two files (the database and its journal), and a pool made with more gives the spare ones back.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
@@ -100,6 +101,47 @@ test('closing the repo leaves a long history compacted in the database, and it r
 
     assert.equal(await openRepo(page, 'typed'), 'owner');
     assert.equal(await page.evaluate(() => window.repo.text('note', 'body').toString()), text);
+    assert.deepEqual(page.errors, []);
+  } finally {
+    await context?.close();
+    rmSync(profile, { recursive: true, force: true });
+  }
+});
+
+test('the OPFS pool keeps the database and its journal, and gives spare files back', async () => {
+  const profile = tempDir('polyarch-profile-');
+  let context;
+  try {
+    context = await launch(profile);
+    let page = await openTab(context, server.url);
+    // The files of the pool `pool`, after adding `spares` empty ones (as in a pool that older
+    // versions made with spare files next to where the database goes).
+    const poolFiles = (spares = 0) =>
+      page.evaluate(async (spares) => {
+        const root = await navigator.storage.getDirectory();
+        const pool = await root.getDirectoryHandle('.polyarch-pool', { create: true });
+        const files = await pool.getDirectoryHandle('.opaque', { create: true });
+        for (let i = 0; i < spares; i++) await files.getFileHandle(`spare${i}`, { create: true });
+        let n = 0;
+        for await (const handle of files.values()) if (handle.kind === 'file') n++;
+        return n;
+      }, spares);
+    assert.equal(await poolFiles(4), 4);
+    assert.equal(await openRepo(page, 'pool'), 'owner');
+    await page.evaluate(async () => {
+      await window.repo.stored(window.repo.text('note', 'body').splice(0, 0, 'kept'));
+    });
+    assert.equal(await poolFiles(), 2);
+    await context.close();
+
+    context = await launch(profile);
+    page = await openTab(context, server.url);
+    assert.equal(await openRepo(page, 'pool'), 'owner');
+    assert.equal(await page.evaluate(() => window.repo.text('note', 'body').toString()), 'kept');
+    await page.evaluate(async () => {
+      await window.repo.stored(window.repo.text('note', 'body').splice(4, 0, ' again'));
+    });
+    assert.equal(await poolFiles(), 2);
     assert.deepEqual(page.errors, []);
   } finally {
     await context?.close();
