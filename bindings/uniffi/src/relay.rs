@@ -33,7 +33,7 @@ impl From<ClientState> for ConnectionState {
     }
 }
 
-/// Keeps a replica in sync with a relay (`ws://host:port/sync`): resumes from its cursor,
+/// Keeps a replica in sync with a relay (`ws://host:port/sync` or `wss://host/sync`): resumes from its cursor,
 /// streams local changes as they are made, reconnects with backoff after network loss. The
 /// connection runs on the client's own network thread; the methods here may be called from
 /// any thread. Waits block the calling thread (not the UI thread, please).
@@ -65,6 +65,19 @@ impl RelayClient {
         url: String,
         token: String,
     ) -> Result<Arc<Self>, PolyarchError> {
+        Self::connect_trusting(replica, url, token, String::new())
+    }
+
+    /// Like [`connect`](Self::connect), for a `wss://` relay whose certificate is private or
+    /// self-signed: `trusted_certs_pem` holds the PEM certificates to trust (the relay's own,
+    /// or its CA's) besides the public web roots.
+    #[uniffi::constructor]
+    pub fn connect_trusting(
+        replica: Arc<Replica>,
+        url: String,
+        token: String,
+        trusted_certs_pem: String,
+    ) -> Result<Arc<Self>, PolyarchError> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .thread_name("polyarch-net")
@@ -73,6 +86,7 @@ impl RelayClient {
             .map_err(|e| PolyarchError::failed("NETWORK", format!("cannot start: {e}")))?;
         let mut config = ClientConfig::new(url);
         config.token = token;
+        config.trusted_certs_pem = trusted_certs_pem.into_bytes();
         let client = {
             let _inside = runtime.enter();
             SyncClient::start(replica.repo.clone(), config)

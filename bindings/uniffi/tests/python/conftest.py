@@ -28,9 +28,11 @@ def sync_in_process(a: "polyarch.Replica", b: "polyarch.Replica") -> int:
     raise AssertionError("the sessions did not go quiet")
 
 
-@pytest.fixture
-def relay(tmp_path: pathlib.Path):
-    """A relay process on a free port: yields (url, token); stopped afterwards."""
+FIXTURES = pathlib.Path(__file__).resolve().parent.parent / "fixtures"
+
+
+def start_relay(tmp_path: pathlib.Path, tls: bool):
+    """Starts a relay process on a free port; returns (process, url, token)."""
     binary = os.environ.get("POLYARCH_RELAY")
     if not binary:
         pytest.skip("POLYARCH_RELAY is not set")
@@ -41,15 +43,35 @@ def relay(tmp_path: pathlib.Path):
          "--rights", "read-write", "--ttl", "1d"],
         check=True, capture_output=True, text=True,
     ).stdout.strip()
-    proc = subprocess.Popen(
-        [binary, "serve", "--listen", "127.0.0.1:0", "--db", f"sqlite:{tmp_path / 'relay.db'}",
-         "--secret-file", str(secret)],
-        stdout=subprocess.PIPE, text=True,
-    )
+    args = [binary, "serve", "--listen", "127.0.0.1:0", "--db", f"sqlite:{tmp_path / 'relay.db'}",
+            "--secret-file", str(secret)]
+    if tls:
+        args += ["--tls-cert", str(FIXTURES / "relay-cert.pem"),
+                 "--tls-key", str(FIXTURES / "relay-key.pem")]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
+    line = proc.stdout.readline()
+    assert line.startswith("listening on "), line
+    scheme = "wss" if tls else "ws"
+    return proc, f"{scheme}://{line.split()[-1]}/sync", token
+
+
+@pytest.fixture
+def relay(tmp_path: pathlib.Path):
+    """A relay process on a free port: yields (url, token); stopped afterwards."""
+    proc, url, token = start_relay(tmp_path, tls=False)
     try:
-        line = proc.stdout.readline()
-        assert line.startswith("listening on "), line
-        yield f"ws://{line.split()[-1]}/sync", token
+        yield url, token
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@pytest.fixture
+def tls_relay(tmp_path: pathlib.Path):
+    """A relay process serving TLS with the fixture certificate: yields (url, token, cert PEM)."""
+    proc, url, token = start_relay(tmp_path, tls=True)
+    try:
+        yield url, token, (FIXTURES / "relay-cert.pem").read_text()
     finally:
         proc.terminate()
         proc.wait(timeout=10)

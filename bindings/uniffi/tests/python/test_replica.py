@@ -178,6 +178,25 @@ def test_two_replicas_converge_through_a_real_relay(two_files, relay):
     assert e.value.code == "CLOSED"
 
 
+def test_a_relay_with_a_private_certificate_is_reached_over_wss(two_files, tls_relay):
+    url, token, cert = tls_relay
+    laptop, phone = two_files
+    laptop.register("cal", ["title"]).set(s("over TLS"))
+    a = polyarch.RelayClient.connect_trusting(laptop, url, token, cert)
+    assert a.wait_until_in_sync(10_000), a.last_error()
+    # Without trusting the certificate: an error that says what to do, and no data.
+    b = polyarch.RelayClient.connect(phone, url, token)
+    assert not b.wait_until_in_sync(1_000)
+    assert "certificate" in (b.last_error() or ""), b.last_error()
+    assert "cal" not in phone.doc_ids()
+    b.disconnect()
+    b = polyarch.RelayClient.connect_trusting(phone, url, token, cert)
+    assert b.wait_until_in_sync(10_000), b.last_error()
+    assert json.loads(phone.to_json("cal")) == json.loads(laptop.to_json("cal"))
+    a.disconnect()
+    b.disconnect()
+
+
 def test_a_bad_token_is_reported_not_raised(two_files, relay):
     url, _ = relay
     laptop, _ = two_files
