@@ -190,11 +190,11 @@ impl SyncHost for RelayHost<'_> {
         let filter =
             |e: &LogEntry| e.origin != Some(conn.device) && conn.wants(&e.doc) && want(&e.doc);
         let docs = match &conn.interest {
-            Interest::Docs(docs) if docs.len() <= 64 => Some(docs.clone()),
+            Interest::Docs(docs) if docs.len() <= 64 => Some(docs.as_slice()),
             _ => None,
         };
         let (entries, through) = if self.shared.tail.covers(after) {
-            match &docs {
+            match docs {
                 Some(docs) => {
                     self.shared
                         .tail
@@ -207,7 +207,7 @@ impl SyncHost for RelayHost<'_> {
             }
         } else {
             let store = &mut self.shared.store;
-            match &docs {
+            match docs {
                 Some(docs) => {
                     let mut all = Vec::new();
                     let mut through = head;
