@@ -460,7 +460,15 @@ impl Kind {
 /// (A payload over the 4 GiB that the length field can express is written with the length
 /// field saturated, which every decoder rejects.)
 pub fn encode(msg: &Message) -> Vec<u8> {
-    let mut w = Writer::new();
+    // Room for the usual payload at once: a relay encodes a frame per follower per commit.
+    let hint = match msg {
+        Message::Changes { changes, .. } => changes
+            .iter()
+            .map(|c| c.bytes.len().saturating_add(32))
+            .fold(64usize, usize::saturating_add),
+        _ => 64,
+    };
+    let mut w = Writer::with_capacity(hint);
     payload::encode(msg, &mut w);
     frame(Kind::of(msg), &w.into_bytes())
 }
@@ -482,20 +490,21 @@ pub fn encode_many(msgs: &[Message], limits: &Limits) -> Result<Vec<Vec<u8>>, En
 
 /// Wraps an encoded payload in a frame, compressing it when that pays.
 fn frame(kind: Kind, payload: &[u8]) -> Vec<u8> {
-    let compressed = deflate(payload);
-    let (flags, body) = match &compressed {
-        Some(c) => (FLAG_COMPRESSED, c.as_slice()),
-        None => (0, payload),
-    };
-    let len = u32::try_from(body.len()).unwrap_or(u32::MAX);
-    let mut w = Writer::new();
-    w.bytes(&MAGIC)
-        .u8(FORMAT_VERSION)
-        .u8(kind as u8)
-        .u8(flags)
-        .u32_le(len)
-        .bytes(body);
-    w.into_bytes()
+    with_deflated(payload, |compressed| {
+        let (flags, body) = match compressed {
+            Some(c) => (FLAG_COMPRESSED, c),
+            None => (0, payload),
+        };
+        let len = u32::try_from(body.len()).unwrap_or(u32::MAX);
+        let mut w = Writer::with_capacity(HEADER_LEN.saturating_add(body.len()));
+        w.bytes(&MAGIC)
+            .u8(FORMAT_VERSION)
+            .u8(kind as u8)
+            .u8(flags)
+            .u32_le(len)
+            .bytes(body);
+        w.into_bytes()
+    })
 }
 
 /// Payloads up to this size are compressed at a fast level, by a compressor each thread keeps:
@@ -509,27 +518,37 @@ const FAST_BELOW: usize = 16 << 10;
 const FAST_LEVEL: u32 = 2;
 
 thread_local! {
-    static FAST: std::cell::RefCell<flate2::Compress> =
-        std::cell::RefCell::new(flate2::Compress::new(Compression::new(FAST_LEVEL), false));
+    /// The kept compressor, and the buffer it writes into.
+    static FAST: std::cell::RefCell<(flate2::Compress, Vec<u8>)> = std::cell::RefCell::new((
+        flate2::Compress::new(Compression::new(FAST_LEVEL), false),
+        Vec::new(),
+    ));
 }
 
-/// The payload compressed, when it is large enough to try and compression makes it smaller.
-fn deflate(payload: &[u8]) -> Option<Vec<u8>> {
+/// Calls `f` with the payload compressed, or with `None` when it is too small to try or
+/// compression does not make it smaller. Small payloads compress into a buffer the thread
+/// keeps, so that `f` copies the result once into its frame.
+fn with_deflated<T>(payload: &[u8], f: impl FnOnce(Option<&[u8]>) -> T) -> T {
     use std::io::Write as _;
     if payload.len() <= COMPRESS_ABOVE {
-        return None;
+        return f(None);
     }
     if payload.len() < FAST_BELOW {
-        return FAST.with(|fast| {
-            let mut fast = fast.try_borrow_mut().ok()?;
+        return FAST.with(|cell| {
+            // Busy only if `f` encodes a frame itself: then compress nothing.
+            let Ok(mut guard) = cell.try_borrow_mut() else {
+                return f(None);
+            };
+            let (fast, out) = &mut *guard;
             fast.reset();
+            out.clear();
             // Room for the worst case (stored blocks) of any payload under FAST_BELOW: zlib-rs
             // must never run out of it.
-            let mut out = Vec::with_capacity(FAST_BELOW.saturating_mul(2));
-            let status = fast
-                .compress_vec(payload, &mut out, flate2::FlushCompress::Finish)
-                .ok()?;
-            (status == flate2::Status::StreamEnd && out.len() < payload.len()).then_some(out)
+            out.reserve(FAST_BELOW.saturating_mul(2));
+            let done = fast.compress_vec(payload, out, flate2::FlushCompress::Finish);
+            let smaller =
+                matches!(done, Ok(flate2::Status::StreamEnd)) && out.len() < payload.len();
+            f(smaller.then_some(out.as_slice()))
         });
     }
     let mut encoder = flate2::write::DeflateEncoder::new(
@@ -537,9 +556,11 @@ fn deflate(payload: &[u8]) -> Option<Vec<u8>> {
         Compression::default(),
     );
     // Writing into a Vec cannot fail.
-    encoder.write_all(payload).ok()?;
-    let out = encoder.finish().ok()?;
-    (out.len() < payload.len()).then_some(out)
+    let out = encoder
+        .write_all(payload)
+        .ok()
+        .and_then(|()| encoder.finish().ok());
+    f(out.as_deref().filter(|c| c.len() < payload.len()))
 }
 
 /// What a frame's header says.
