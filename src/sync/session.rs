@@ -1,6 +1,7 @@
 //! [`Session`]: one connection's sync state machine. Frames in, frames out; no I/O.
 
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Arc;
 
 use crate::store::{LogEntry, PeerRecord};
 use crate::{DeviceId, DocId, Epoch, VersionVector};
@@ -123,7 +124,8 @@ struct Peer {
     device: DeviceId,
     epoch: Epoch,
     head: u64,
-    interest: Interest,
+    /// Shared: a relay clones a session's peer at every poll and acknowledgement.
+    interest: Arc<Interest>,
     /// The peer lost part of its own log (restored from a backup): send its own changes back.
     restored: bool,
 }
@@ -526,7 +528,7 @@ impl Session {
             device: hello.device,
             epoch: hello.epoch,
             head: hello.head,
-            interest: hello.interest.clone(),
+            interest: Arc::new(hello.interest.clone()),
             restored,
         });
         let mut record = record.unwrap_or_else(|| PeerRecord {
@@ -609,7 +611,7 @@ impl Session {
         self.on_ack(host, cursor.offset)?;
         let confirmed = presumed.filter(|p| {
             p.device == peer.device
-                && p.interest == peer.interest
+                && p.interest == *peer.interest
                 && !peer.restored
                 && cursor.offset >= p.from
         });
