@@ -18,8 +18,10 @@ use super::RelayError;
 /// How long a client may take to complete its TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Most TLS handshakes in progress at once; further connections wait to be accepted.
-const MAX_HANDSHAKES: usize = 256;
+/// Most TLS handshakes in progress at once; further connections wait to be accepted. High
+/// enough that clients which connect and stay silent (each held for [`HANDSHAKE_TIMEOUT`])
+/// cannot easily stall everyone else's accept; each costs a few KiB while it waits.
+const MAX_HANDSHAKES: usize = 2_048;
 
 /// The relay's TLS identity: its certificate chain and private key.
 #[derive(Clone)]

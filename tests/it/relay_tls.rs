@@ -118,6 +118,10 @@ fn a_device_that_does_not_trust_the_relay_or_speaks_plain_ws_gets_nothing() {
         assert_eq!(plain.json("cal"), serde_json::Value::Null);
         plain.disconnect().await;
 
+        // Clients that connect and never start their handshake do not hold up anyone else.
+        let silent: Vec<_> = (0..20)
+            .map(|_| std::net::TcpStream::connect(relay.addr).expect("a TCP connection"))
+            .collect();
         // The relay still serves a trusting device.
         let mut late = Device::open(&dir.path().join("late.db"));
         connect(&mut late, &wss(relay.addr), &tok, &cert);
@@ -126,6 +130,7 @@ fn a_device_that_does_not_trust_the_relay_or_speaks_plain_ws_gets_nothing() {
         })
         .await;
         late.disconnect().await;
+        drop(silent);
         writer.disconnect().await;
     });
     relay.stop().expect("a clean stop");
