@@ -41,6 +41,9 @@ struct Task {
     error: Arc<Mutex<Option<String>>>,
     stats: Arc<Mutex<SessionStats>>,
     refused: Arc<Mutex<Refusals>>,
+    /// The TLS connector for `config.url` (`None` for `ws://`), built once for every
+    /// reconnection; or why the trusted certificates are unusable.
+    tls: Result<Option<tokio_tungstenite::Connector>, String>,
 }
 
 /// The relay this replica met most recently, by label, and how far it acknowledged our log.
@@ -81,6 +84,7 @@ impl SyncClient {
         let stats = Arc::new(Mutex::new(SessionStats::default()));
         let refused = Arc::new(Mutex::new(Refusals::default()));
         let task = Task {
+            tls: super::tls::connector(&config.url, &config.trusted_certs_pem),
             stats: stats.clone(),
             refused: refused.clone(),
             shared: shared.clone(),
@@ -294,7 +298,7 @@ impl Task {
     /// One connection: returns how it ended, or why it could not start.
     async fn connect_once(&mut self) -> Result<Ended, String> {
         let limits = self.config.limits;
-        let tls = super::tls::connector(&self.config.url, &self.config.trusted_certs_pem)?;
+        let tls = self.tls.clone()?;
         let connect = tokio_tungstenite::connect_async_tls_with_config(
             self.config.url.as_str(),
             Some(super::websocket_config(&limits)),

@@ -44,6 +44,18 @@ fn connect(device: &mut Device, url: &str, tok: &str, pem: &str) {
     device.connect_with(config);
 }
 
+/// Sets the title of `cal` on `device` and waits for the relay's receipt.
+async fn set_title_stored_by_relay(device: &Device, title: &str) {
+    let receipt = device
+        .edit("cal", |tx| tx.register(["title"]).set(title))
+        .receipt
+        .expect("a change");
+    tokio::time::timeout(WAIT, device.client().wait_stored_by_relay(&receipt))
+        .await
+        .expect("the relay acknowledged in time")
+        .expect("stored by the relay");
+}
+
 #[test]
 fn devices_sync_over_wss_when_they_trust_the_relay() {
     let dir = tempfile::tempdir().unwrap();
@@ -56,14 +68,7 @@ fn devices_sync_over_wss_when_they_trust_the_relay() {
         let mut laptop = Device::open(&dir.path().join("laptop.db"));
         connect(&mut phone, &url, &tok, &cert);
         connect(&mut laptop, &url, &tok, &cert);
-        let receipt = phone
-            .edit("cal", |tx| tx.register(["title"]).set("over TLS"))
-            .receipt
-            .expect("a change");
-        tokio::time::timeout(WAIT, phone.client().wait_stored_by_relay(&receipt))
-            .await
-            .expect("the relay acknowledged in time")
-            .expect("stored by the relay");
+        set_title_stored_by_relay(&phone, "over TLS").await;
         until("the laptop gets the change", WAIT, || {
             laptop.json("cal")["title"] == "over TLS"
         })
@@ -84,14 +89,7 @@ fn a_device_that_does_not_trust_the_relay_or_speaks_plain_ws_gets_nothing() {
     runtime().block_on(async {
         let mut writer = Device::open(&dir.path().join("writer.db"));
         connect(&mut writer, &wss(relay.addr), &tok, &cert);
-        let receipt = writer
-            .edit("cal", |tx| tx.register(["title"]).set("secret"))
-            .receipt
-            .expect("a change");
-        tokio::time::timeout(WAIT, writer.client().wait_stored_by_relay(&receipt))
-            .await
-            .expect("acknowledged in time")
-            .expect("stored");
+        set_title_stored_by_relay(&writer, "secret").await;
 
         // Trusting only the public roots, or another self-signed certificate.
         for (name, pem) in [("untrusting", ""), ("wrong", other_cert.as_str())] {
