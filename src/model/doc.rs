@@ -149,7 +149,10 @@ impl Doc {
         with_patches: bool,
         f: impl FnOnce(&mut Tx<'_>) -> Result<T, ModelError>,
     ) -> Result<(T, Option<LocalChange>, Vec<Patch>), ModelError> {
-        let window = self.window.is_current(&self.inner).then_some(&self.window);
+        let window = match self.window.is_current(&self.inner) {
+            true => Some(&mut self.window),
+            false => None,
+        };
         let actor = self.inner.get_actor().clone();
         let inner = if with_patches {
             self.inner
