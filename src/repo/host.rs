@@ -56,6 +56,9 @@ impl Repo {
         changes: Vec<(DocId, Change)>,
         touched: &mut HashSet<DocId>,
     ) -> Result<Applied, SyncError> {
+        // A local group committing in the background finishes first: a failed one drops its
+        // documents from memory, and those must not take remote changes on top of it.
+        self.settle(true).map_err(to_sync)?;
         let mut fates = vec![ChangeFate::Duplicate; changes.len()];
         let mut accepted: Vec<Accepted> = Vec::new();
         let mut patches: HashMap<DocId, Vec<Patch>> = HashMap::new();
@@ -154,7 +157,7 @@ impl Repo {
                 bytes: &a.bytes,
             })
             .collect();
-        self.store.append(&entries)?;
+        self.commits.store().append(&entries)?;
 
         // One event per document that took changes, patches or not (see `Repo::change`).
         for (doc, patches) in patches {
@@ -190,7 +193,7 @@ impl SyncHost for Repo {
     }
 
     fn log_head(&self) -> u64 {
-        self.store.log_head()
+        self.commits.store().log_head()
     }
 
     fn commit_waiting(&mut self) -> Result<(), SyncError> {
@@ -204,28 +207,31 @@ impl SyncHost for Repo {
         max_bytes: usize,
     ) -> Result<Vec<LogEntry>, SyncError> {
         self.flush().map_err(to_sync)?;
-        Ok(self.store.read_log(after, max_entries, max_bytes)?)
+        Ok(self
+            .commits
+            .store()
+            .read_log(after, max_entries, max_bytes)?)
     }
 
     fn compacted_after(&mut self, after: u64) -> Result<Vec<DocId>, SyncError> {
-        Ok(self.store.compacted_after(after)?)
+        Ok(self.commits.store().compacted_after(after)?)
     }
 
     fn snapshot(&mut self, doc: &DocId) -> Result<Option<Vec<u8>>, SyncError> {
-        Ok(self.store.snapshot(doc)?.map(|(bytes, _)| bytes))
+        Ok(self.commits.store().snapshot(doc)?.map(|(bytes, _)| bytes))
     }
 
     fn versions(&mut self, interest: &Interest) -> Result<Vec<(DocId, VersionVector)>, SyncError> {
         self.flush().map_err(to_sync)?;
         Ok(match interest {
-            Interest::Docs(docs) => self.store.versions_of(docs)?,
-            _ => self.store.versions(&|doc| interest.wants(doc))?,
+            Interest::Docs(docs) => self.commits.store().versions_of(docs)?,
+            _ => self.commits.store().versions(&|doc| interest.wants(doc))?,
         })
     }
 
     fn missing(&mut self, doc: &DocId, theirs: &VersionVector) -> Result<Missing, SyncError> {
         self.flush().map_err(to_sync)?;
-        Ok(self.store.missing(doc, theirs)?)
+        Ok(self.commits.store().missing(doc, theirs)?)
     }
 
     fn apply(
@@ -258,11 +264,11 @@ impl SyncHost for Repo {
     }
 
     fn peer(&mut self, peer: &DeviceId) -> Result<Option<PeerRecord>, SyncError> {
-        Ok(self.store.peer(peer)?)
+        Ok(self.commits.store().peer(peer)?)
     }
 
     fn save_peer(&mut self, record: &PeerRecord) -> Result<(), SyncError> {
-        Ok(self.store.save_peer(record)?)
+        Ok(self.commits.store().save_peer(record)?)
     }
 
     fn restored_from_backup(&mut self) -> Result<(), SyncError> {

@@ -1,12 +1,15 @@
 //! The repo layer: one device's replica. Opens documents, applies local and remote changes,
 //! persists them, notifies subscribers and answers status questions.
 
+mod committer;
 mod config;
 mod events;
 mod host;
 mod lease;
 mod pending;
 mod status;
+#[cfg(test)]
+mod tests;
 
 use std::collections::HashMap;
 use std::path::Path as FsPath;
@@ -14,14 +17,15 @@ use std::path::Path as FsPath;
 use automerge::{ActorId, ChangeHash};
 use web_time::{Instant, SystemTime, UNIX_EPOCH};
 
-use crate::model::{Doc, DocView, LocalChange, ModelError, Tx};
-use crate::store::{NewEntry, Store};
+use crate::model::{Doc, DocView, ModelError, Tx};
+use crate::store::Store;
 use crate::{DeviceId, DocId, Epoch, Error, IntoDocId, VersionVector};
 
 pub use config::{Durability, Lease, RepoConfig};
 pub use events::{DocEvent, Origin, SubscriptionId};
 pub use status::{DocStatus, PeerStatus, ReceiptStatus, ReplicationStatus};
 
+use committer::{Committer, Finished, Outcome, Unflushed};
 use events::Subscribers;
 use lease::LeasedActor;
 use pending::Pending;
@@ -49,17 +53,13 @@ pub struct Committed<T> {
     pub receipt: Option<Receipt>,
 }
 
-struct Unflushed {
-    doc: DocId,
-    change: LocalChange,
-}
-
 /// One device's replica of a set of documents, stored in SQLite.
 ///
 /// Reads see every local write at once. A local write is acknowledged when it is committed to
 /// SQLite (see [`Durability`]). Sync with other replicas through [`crate::sync::Session`].
 pub struct Repo {
-    store: Store,
+    /// The store, and the group commit that may be running on a background thread.
+    commits: Committer,
     config: RepoConfig,
     docs: HashMap<DocId, Doc>,
     unflushed: Vec<Unflushed>,
@@ -79,7 +79,7 @@ pub struct Repo {
 impl std::fmt::Debug for Repo {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Repo")
-            .field("device", &self.store.meta().device)
+            .field("device", &self.commits.store().meta().device)
             .field("loaded_docs", &self.docs.len())
             .field("unflushed", &self.unflushed.len())
             .finish()
@@ -93,7 +93,7 @@ impl Repo {
         let store = Store::open(path.as_ref(), &config.store)?;
         let mut repo = Self::with_store(store, config);
         // A store that never logged anything cannot have handed out sequence numbers.
-        repo.actor_is_fresh = repo.store.log_head() == 0;
+        repo.actor_is_fresh = repo.commits.store().log_head() == 0;
         Ok(repo)
     }
 
@@ -154,14 +154,14 @@ impl Repo {
     pub fn export_image(&mut self) -> Result<Vec<u8>, Error> {
         self.flush()?;
         self.compact_long_histories(true, true)?;
-        Ok(self.store.export_image()?)
+        Ok(self.commits.store().export_image()?)
     }
 
     fn with_store(store: Store, config: RepoConfig) -> Self {
         let actor = store.meta().actor.clone();
         let pending = Pending::new(config.max_pending_changes, config.max_pending_bytes);
         Self {
-            store,
+            commits: Committer::new(store),
             config,
             docs: HashMap::new(),
             unflushed: Vec::new(),
@@ -176,12 +176,12 @@ impl Repo {
 
     /// This device's identity.
     pub fn device_id(&self) -> DeviceId {
-        self.store.meta().device
+        self.commits.store().meta().device
     }
 
     /// This store's epoch.
     pub fn epoch(&self) -> Epoch {
-        self.store.meta().epoch
+        self.commits.store().meta().epoch
     }
 
     /// The automerge actor this device writes as (where no leased actor is claimed, see
@@ -197,10 +197,11 @@ impl Repo {
 
     /// Every document in the replica, sorted.
     pub fn doc_ids(&self) -> Result<Vec<DocId>, Error> {
-        let mut ids = self.store.doc_ids()?;
-        for u in &self.unflushed {
-            if let Err(i) = ids.binary_search(&u.doc) {
-                ids.insert(i, u.doc.clone());
+        let mut ids = self.commits.store().doc_ids()?;
+        let waiting = self.unflushed.iter().map(|u| &u.doc);
+        for doc in waiting.chain(self.commits.in_flight_docs()) {
+            if let Err(i) = ids.binary_search(doc) {
+                ids.insert(i, doc.clone());
             }
         }
         Ok(ids)
@@ -209,13 +210,13 @@ impl Repo {
     /// Creates an empty document (nothing happens if it exists). Returns whether it was new.
     pub fn create(&mut self, doc: impl IntoDocId) -> Result<bool, Error> {
         let doc = doc.into_doc_id()?;
-        Ok(self.store.create_doc(&doc)?)
+        Ok(self.commits.store().create_doc(&doc)?)
     }
 
     /// Whether the document exists here.
     pub fn contains(&mut self, doc: impl IntoDocId) -> Result<bool, Error> {
         let doc = doc.into_doc_id()?;
-        Ok(self.docs.contains_key(&doc) || self.store.load_doc(&doc)?.is_some())
+        Ok(self.docs.contains_key(&doc) || self.commits.store().load_doc(&doc)?.is_some())
     }
 
     /// Makes one atomic change to a document (created if missing): every operation `f` makes
@@ -260,11 +261,7 @@ impl Repo {
             } => self.unflushed.len() >= max_changes || now.duration_since(oldest) >= max_delay,
         };
         if due {
-            let flushed = self.flush()?;
-            receipt.offset = flushed
-                .iter()
-                .find(|r| r.hash == receipt.hash)
-                .and_then(|r| r.offset);
+            receipt.offset = self.commit_due()?;
         }
         // Every change is told, even one without patches: writing a register's winning value
         // resolves its conflict (automerge deletes the other values) yet changes no visible
@@ -287,7 +284,7 @@ impl Repo {
     /// sequence numbers may already be taken by changes this store lost).
     pub(crate) fn rotate_actor(&mut self) -> Result<(), Error> {
         self.flush()?;
-        let actor = self.store.rotate_actor()?;
+        let actor = self.commits.store().rotate_actor()?;
         // The leased actor's history here can no longer be vouched for either.
         self.lease = None;
         for doc in self.docs.values_mut() {
@@ -298,48 +295,25 @@ impl Repo {
         Ok(())
     }
 
-    /// Commits every local change still waiting for its group commit, in one transaction.
-    /// Returns their receipts, now with offsets. If the commit fails, those changes are
-    /// undone in memory too (they were never acknowledged) and the error is returned.
+    /// Commits every local change still waiting for its group commit: waits for the group
+    /// being committed in the background, if any, then commits the rest in one transaction.
+    /// Returns their receipts, now with offsets. If a commit fails, its changes are undone in
+    /// memory too (they were never acknowledged), with the later changes to the same documents,
+    /// which build on them, and the error is returned.
     pub fn flush(&mut self) -> Result<Vec<Receipt>, Error> {
-        if self.unflushed.is_empty() {
-            return Ok(Vec::new());
+        let mut receipts = self.settle(true)?;
+        if !self.unflushed.is_empty() {
+            let batch = std::mem::take(&mut self.unflushed);
+            self.oldest_unflushed = None;
+            let outcome = self.commits.commit(&batch);
+            receipts.extend(self.receipts(batch, outcome)?);
         }
-        let batch = std::mem::take(&mut self.unflushed);
-        self.oldest_unflushed = None;
-        let entries: Vec<NewEntry<'_>> = batch
-            .iter()
-            .map(|u| NewEntry {
-                doc: &u.doc,
-                actor: &u.change.actor,
-                seq: u.change.seq,
-                hash: u.change.hash,
-                origin: None,
-                bytes: &u.change.bytes,
-            })
-            .collect();
-        match self.store.append(&entries) {
-            Ok(offsets) => Ok(batch
-                .iter()
-                .zip(offsets)
-                .map(|(u, offset)| Receipt {
-                    doc: u.doc.clone(),
-                    hash: u.change.hash,
-                    seq: u.change.seq,
-                    offset,
-                })
-                .collect()),
-            Err(e) => {
-                for u in &batch {
-                    self.docs.remove(&u.doc);
-                }
-                Err(e.into())
-            }
-        }
+        Ok(receipts)
     }
 
     /// Under group commit: flushes if the oldest waiting change has waited `max_delay`. Hosts
-    /// call it from a timer; returns the receipts committed.
+    /// call it from a timer; returns the receipts committed (with those of a background group
+    /// commit that has finished).
     pub fn flush_due(&mut self) -> Result<Vec<Receipt>, Error> {
         match (self.config.durability, self.oldest_unflushed) {
             (Durability::Group { max_delay, .. }, Some(oldest))
@@ -348,13 +322,93 @@ impl Repo {
                 self.flush()
             }
             (Durability::Immediate, Some(_)) => self.flush(),
-            _ => Ok(Vec::new()),
+            _ => self.settle(false),
         }
     }
 
-    /// Number of local changes waiting for their group commit.
+    /// Commits the waiting changes now that their group is due; returns the offset of the
+    /// newest one when it is committed on return. Under group commit the group goes to the
+    /// background thread (after the one before it has finished), and the caller goes on.
+    fn commit_due(&mut self) -> Result<Option<u64>, Error> {
+        let newest = self.unflushed.last().map(|u| u.change.hash);
+        if self.config.durability == Durability::Immediate {
+            let flushed = self.flush()?;
+            return Ok(flushed
+                .iter()
+                .find(|r| Some(r.hash) == newest)
+                .and_then(|r| r.offset));
+        }
+        self.settle(true)?;
+        let batch = std::mem::take(&mut self.unflushed);
+        self.oldest_unflushed = None;
+        match self.commits.start(batch) {
+            Ok(()) => Ok(None),
+            Err(batch) => {
+                let outcome = self.commits.commit(&batch);
+                let flushed = self.receipts(batch, outcome)?;
+                Ok(flushed.last().and_then(|r| r.offset))
+            }
+        }
+    }
+
+    /// Takes the outcome of the group committed in the background, waiting for it if `wait`:
+    /// its receipts, or its error (see [`flush`](Self::flush)).
+    fn settle(&mut self, wait: bool) -> Result<Vec<Receipt>, Error> {
+        match self.commits.finish(wait) {
+            None => Ok(Vec::new()),
+            Some(Finished {
+                batch,
+                docs,
+                outcome,
+            }) => {
+                if outcome.is_err() {
+                    self.forget(&docs);
+                }
+                self.receipts(batch, outcome)
+            }
+        }
+    }
+
+    /// The receipts of a committed `batch`; on failure, undoes its changes in memory.
+    fn receipts(&mut self, batch: Vec<Unflushed>, outcome: Outcome) -> Result<Vec<Receipt>, Error> {
+        match outcome {
+            Ok(offsets) => Ok(batch
+                .into_iter()
+                .zip(offsets)
+                .map(|(u, offset)| Receipt {
+                    doc: u.doc,
+                    hash: u.change.hash,
+                    seq: u.change.seq,
+                    offset,
+                })
+                .collect()),
+            Err(e) => {
+                let mut docs: Vec<DocId> = batch.into_iter().map(|u| u.doc).collect();
+                docs.sort_unstable();
+                docs.dedup();
+                self.forget(&docs);
+                Err(e.into())
+            }
+        }
+    }
+
+    /// Drops `docs` from memory with their changes still waiting (which build on changes the
+    /// store does not have): the documents are read again from the store when next used.
+    fn forget(&mut self, docs: &[DocId]) {
+        for doc in docs {
+            self.docs.remove(doc);
+        }
+        self.unflushed
+            .retain(|u| docs.binary_search(&u.doc).is_err());
+        if self.unflushed.is_empty() {
+            self.oldest_unflushed = None;
+        }
+    }
+
+    /// Number of local changes waiting for their group commit (those being committed in the
+    /// background included).
     pub fn unflushed(&self) -> usize {
-        self.unflushed.len()
+        self.unflushed.len() + self.commits.in_flight_len()
     }
 
     /// Number of documents loaded in memory (opened by a read, a change or a sync since the
@@ -431,7 +485,7 @@ impl Repo {
     pub fn version(&mut self, doc: impl IntoDocId) -> Result<VersionVector, Error> {
         let id = doc.into_doc_id()?;
         self.flush()?;
-        Ok(self.store.version(&id)?)
+        Ok(self.commits.store().version(&id)?)
     }
 
     /// Whether this replica holds everything `version` names of the document
@@ -450,9 +504,11 @@ impl Repo {
         let id = doc.into_doc_id()?;
         self.flush()?;
         let snapshot = self.doc(&id)?.save();
-        let version = self.store.version(&id)?;
-        let upto = self.store.log_head();
-        self.store.compact(&id, &snapshot, &version, upto)?;
+        let version = self.commits.store().version(&id)?;
+        let upto = self.commits.store().log_head();
+        self.commits
+            .store()
+            .compact(&id, &snapshot, &version, upto)?;
         Ok(())
     }
 
@@ -497,7 +553,9 @@ impl Repo {
         skip_failed: bool,
     ) -> Result<usize, Error> {
         let mut compacted = 0;
-        for history in self.store.long_histories(Self::LONG_HISTORY)? {
+        // Collected first: compacting takes the store again.
+        let histories = self.commits.store().long_histories(Self::LONG_HISTORY)?;
+        for history in histories {
             let loaded = self.docs.contains_key(&history.doc);
             if history.logged_bytes <= history.snapshot_bytes || !(loaded || unloaded_too) {
                 continue;
@@ -523,12 +581,13 @@ impl Repo {
 
     /// Checks the database with SQLite's integrity check.
     pub fn integrity_check(&self) -> Result<(), Error> {
-        Ok(self.store.integrity_check()?)
+        Ok(self.commits.store().integrity_check()?)
     }
 
-    /// The underlying store, for inspection.
-    pub fn store(&self) -> &Store {
-        &self.store
+    /// The underlying store, for inspection. Hold it briefly: a group commit running in the
+    /// background waits for it, and so does every other use of the replica.
+    pub fn store(&self) -> std::sync::MutexGuard<'_, Store> {
+        self.commits.store()
     }
 
     pub(crate) fn now_ms() -> u64 {
@@ -538,7 +597,7 @@ impl Repo {
     }
 
     fn load(&self, id: &DocId) -> Result<Option<Doc>, Error> {
-        let Some(stored) = self.store.load_doc(id)? else {
+        let Some(stored) = self.commits.store().load_doc(id)? else {
             return Ok(None);
         };
         let tail: Vec<&[u8]> = stored.tail.iter().map(Vec::as_slice).collect();

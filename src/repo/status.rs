@@ -85,9 +85,10 @@ fn peer_status(record: PeerRecord, head: u64) -> PeerStatus {
 impl Repo {
     /// Where the replica stands, with every peer it knows.
     pub fn status(&self) -> Result<ReplicationStatus, Error> {
-        let head = self.store.log_head();
+        let head = self.commits.store().log_head();
         let peers = self
-            .store
+            .commits
+            .store()
             .peers()?
             .into_iter()
             .map(|r| peer_status(r, head))
@@ -98,7 +99,7 @@ impl Repo {
             actor: self.actor.to_hex_string(),
             log_head: head,
             documents: self.doc_ids()?.len(),
-            unflushed: self.unflushed.len(),
+            unflushed: self.unflushed(),
             pending: self.pending.len(),
             peers,
         })
@@ -108,9 +109,10 @@ impl Repo {
     pub fn doc_status(&mut self, doc: impl IntoDocId) -> Result<DocStatus, Error> {
         let doc = doc.into_doc_id()?;
         let version: VersionVector = self.version(&doc)?;
-        let (logged_changes, logged_bytes) = self.store.tail_stats(&doc)?;
+        let (logged_changes, logged_bytes) = self.commits.store().tail_stats(&doc)?;
         let snapshot_bytes = self
-            .store
+            .commits
+            .store()
             .snapshot(&doc)?
             .map_or(0, |(s, _)| s.len() as u64);
         Ok(DocStatus {
@@ -135,7 +137,8 @@ impl Repo {
             });
         };
         let acked_by = self
-            .store
+            .commits
+            .store()
             .peers()?
             .into_iter()
             .filter(|p| p.acked >= offset)

@@ -127,6 +127,14 @@ pub enum StoreError {
         /// What the check reported (at most a few lines).
         problems: Vec<String>,
     },
+    /// The thread that commits groups in the background stopped (it panicked) before it said
+    /// how its batch went. Those changes were never acknowledged.
+    #[error(
+        "the background group commit stopped before it finished: its changes were never \
+         acknowledged and were dropped from memory; check the store's integrity, then make \
+         them again"
+    )]
+    CommitterStopped,
 }
 
 impl StoreError {

@@ -169,6 +169,12 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(2);
 const STATEMENT_CACHE: usize = 64;
 
 impl Store {
+    /// Runs `sql` on the database (tests use it to make the store misbehave).
+    #[cfg(test)]
+    pub(crate) fn execute_batch_for_test(&self, sql: &str) -> rusqlite::Result<()> {
+        self.conn.execute_batch(sql)
+    }
+
     /// Opens (creating if missing) the store at `path`, running migrations.
     ///
     /// Fails with [`StoreError::CannotOpen`] if the file cannot be opened or created,
