@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use clap::{Args, Subcommand};
 use polyarch::Repo;
-use polyarch::net::{ClientConfig, ClientState, SyncClient};
+use polyarch::net::{ClientConfig, ClientState, ServeConfig, SyncClient};
 use polyarch::sync::SessionStats;
 
 use super::{CliResult, open};
@@ -189,7 +189,8 @@ async fn serve(
         config.tick = Duration::from_millis(250);
         SyncClient::start(repo.clone(), config)
     });
-    let served = polyarch::net::serve(listener, repo.clone(), shutdown).await;
+    let served =
+        polyarch::net::serve(listener, repo.clone(), shutdown, ServeConfig::default()).await;
     if let Some(client) = client {
         client.close().await;
     }
