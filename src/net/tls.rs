@@ -37,10 +37,14 @@ pub(crate) fn connector(url: &str, extra_pem: &[u8]) -> Result<Option<Connector>
 /// errors read like "invalid peer certificate: UnknownIssuer". Empty when there is nothing to
 /// add.
 pub(crate) fn hint(url: &str, e: &str) -> &'static str {
-    let hints: [(&str, &str); 5] = [
+    let hints: [(&str, &str); 6] = [
         (
             "UnknownIssuer",
             "; the server's certificate is not from a public authority: trust it (or its CA) with `trusted_certs_pem` (`--ca-file` on the command line)",
+        ),
+        (
+            "BadSignature",
+            "; the server's certificate is not signed by the certificate trusted under its issuer's name (a self-signed certificate made anew?): trust its current certificate (or its CA) with `trusted_certs_pem` (`--ca-file` on the command line)",
         ),
         (
             "CaUsedAsEndEntity",
@@ -113,6 +117,9 @@ mod tests {
     fn certificate_errors_say_what_to_do() {
         let url = "wss://relay.example/sync";
         let e = "IO error: invalid peer certificate: UnknownIssuer";
+        assert!(hint(url, e).contains("--ca-file"));
+        let e = "IO error: invalid peer certificate: BadSignature";
+        assert!(hint(url, e).contains("made anew"));
         assert!(hint(url, e).contains("--ca-file"));
         let e = "invalid peer certificate: Other(OtherError(CaUsedAsEndEntity))";
         assert!(hint(url, e).contains("leaf certificate"));
