@@ -13,19 +13,11 @@ use polyarch::relay::{Rights, TlsIdentity};
 
 use crate::cli_edit::{ok, polyarch};
 use crate::relay_support::{
-    Device, TestRelay, client_config, free_port, relay_command, runtime, sqlite_config, token,
-    until,
+    Device, TestRelay, client_config, free_port, relay_command, runtime, self_signed,
+    sqlite_config, token, until,
 };
 
 const WAIT: Duration = Duration::from_secs(20);
-
-/// A self-signed certificate for 127.0.0.1 and localhost, and its key, in PEM.
-fn self_signed() -> (String, String) {
-    let rcgen::CertifiedKey { cert, signing_key } =
-        rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()])
-            .expect("a certificate");
-    (cert.pem(), signing_key.serialize_pem())
-}
 
 fn tls_relay(dir: &Path, cert: &str, key: &str) -> TestRelay {
     let mut config = sqlite_config(dir);
