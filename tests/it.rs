@@ -31,6 +31,9 @@ mod durability_kill9;
 mod forged_changes;
 #[path = "it/hostile_input.rs"]
 mod hostile_input;
+#[cfg(all(feature = "cli", feature = "relay"))]
+#[path = "it/peers_over_tls.rs"]
+mod peers_over_tls;
 #[path = "it/receipts_and_tokens.rs"]
 mod receipts_and_tokens;
 #[cfg(feature = "relay")]

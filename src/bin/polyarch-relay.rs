@@ -81,11 +81,7 @@ impl Tls {
         let (Some(cert), Some(key)) = (&self.tls_cert, &self.tls_key) else {
             return Ok(None);
         };
-        let read = |path: &std::path::Path, what: &str| {
-            std::fs::read(path)
-                .map_err(|e| format!("cannot read the TLS {what} {}: {e}", path.display()))
-        };
-        relay::TlsIdentity::from_pem(&read(cert, "certificate")?, &read(key, "key")?)
+        relay::TlsIdentity::from_pem_files(cert, key)
             .map(Some)
             .map_err(|e| e.to_string())
     }

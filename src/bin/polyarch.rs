@@ -12,7 +12,8 @@
 //! polyarch status <file> [--json]               replication status, like Redis `INFO replication`
 //! polyarch doc-status <file> <doc>              one document: version, token, log and snapshot sizes
 //! polyarch compact <file> [doc]                 compacts one document's history, or every document's
-//! polyarch serve <file> --listen <addr> [--relay url]  lets peers sync with this replica
+//! polyarch serve <file> --listen <addr> [--tls-cert pem --tls-key pem] [--relay url]
+//!                                               lets peers sync with this replica (ws:// or wss://)
 //! polyarch sync <file> <url> [--token t] [--follow]  syncs with a relay or a peer
 //! ```
 //!

@@ -4,7 +4,8 @@
 //! - [`SyncClient`] connects to a relay (or a peer serving with [`serve`]), resumes from its
 //!   cursor, streams local changes as they are made, reconnects with exponential backoff after
 //!   network loss, and reports its [`ClientState`] and the relay's durability receipts.
-//! - [`serve`] accepts peers on a TCP listener (two laptops on a LAN, no relay).
+//! - [`serve`] accepts peers on a TCP listener (two laptops on a LAN, no relay), over plain
+//!   `ws://` or, given a [`TlsIdentity`] in its [`ServeConfig`], over `wss://`.
 //!
 //! The replica is shared as `Arc<Mutex<Repo>>`: the application edits it through
 //! [`SyncClient::change`] (or locks it directly and then calls [`SyncClient::notify`]), and
@@ -20,15 +21,17 @@ mod drive;
 mod peer;
 mod refusals;
 mod tls;
+mod tls_server;
 
 use std::time::Duration;
 
 use thiserror::Error;
 
 pub use client::SyncClient;
-pub use peer::serve;
+pub use peer::{ServeConfig, serve};
 #[cfg(feature = "relay")]
-pub(crate) use tls::provider as tls_provider;
+pub(crate) use tls_server::TlsListener;
+pub use tls_server::{TlsIdentity, TlsIdentityError};
 
 use crate::sync::{Interest, Limits};
 

@@ -1,5 +1,5 @@
 //! TLS for `wss://` connections: rustls (with the *ring* provider), trusting the public web
-//! roots and any certificates the caller adds (a relay with a private or self-signed
+//! roots and any certificates the caller adds (a relay or a peer with a private or self-signed
 //! certificate).
 
 use std::sync::Arc;
@@ -37,20 +37,27 @@ pub(crate) fn connector(url: &str, extra_pem: &[u8]) -> Result<Option<Connector>
 /// errors read like "invalid peer certificate: UnknownIssuer". Empty when there is nothing to
 /// add.
 pub(crate) fn hint(url: &str, e: &str) -> &'static str {
-    let hints: [(&str, &str); 5] = [
+    let hints: [(&str, &str); 6] = [
         (
             "UnknownIssuer",
-            "; the relay's certificate is not from a public authority: trust it (or its CA) with `trusted_certs_pem` (`--ca-file` on the command line)",
+            "; the server's certificate is not from a public authority: trust it (or its CA) with `trusted_certs_pem` (`--ca-file` on the command line)",
+        ),
+        (
+            "BadSignature",
+            "; the server's certificate is not signed by the certificate trusted under its issuer's name (a self-signed certificate made anew?): trust its current certificate (or its CA) with `trusted_certs_pem` (`--ca-file` on the command line)",
         ),
         (
             "CaUsedAsEndEntity",
-            "; the relay's certificate is a CA certificate (`openssl req -x509` makes one unless given `-addext basicConstraints=critical,CA:FALSE`): give the relay a leaf certificate",
+            "; the server's certificate is a CA certificate (`openssl req -x509` makes one unless given `-addext basicConstraints=critical,CA:FALSE`): give the server a leaf certificate",
         ),
         (
             "NotValidForName",
-            "; the relay's certificate does not list this host name: connect with a name it lists",
+            "; the server's certificate does not list this host name: connect with a name it lists",
         ),
-        ("Expired", "; the relay's certificate has expired: renew it"),
+        (
+            "Expired",
+            "; the server's certificate has expired: renew it",
+        ),
         (
             "invalid HTTP version",
             "; the server may speak TLS: connect with wss://",
@@ -110,6 +117,9 @@ mod tests {
     fn certificate_errors_say_what_to_do() {
         let url = "wss://relay.example/sync";
         let e = "IO error: invalid peer certificate: UnknownIssuer";
+        assert!(hint(url, e).contains("--ca-file"));
+        let e = "IO error: invalid peer certificate: BadSignature";
+        assert!(hint(url, e).contains("made anew"));
         assert!(hint(url, e).contains("--ca-file"));
         let e = "invalid peer certificate: Other(OtherError(CaUsedAsEndEntity))";
         assert!(hint(url, e).contains("leaf certificate"));

@@ -36,7 +36,6 @@ mod metrics;
 mod server;
 pub mod store;
 mod tail;
-mod tls;
 pub mod token;
 
 use std::path::PathBuf;
@@ -46,10 +45,10 @@ use thiserror::Error;
 
 use crate::sync::Limits;
 
+pub use crate::net::TlsIdentity;
 pub use metrics::Metrics;
 pub use server::{run, run_with_metrics};
 pub use store::{RelayStore, RelayStoreError};
-pub use tls::TlsIdentity;
 pub use token::{Claims, Rights, TokenError};
 
 /// Where the relay keeps its data.

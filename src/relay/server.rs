@@ -177,7 +177,7 @@ pub async fn run_with_metrics(
                 .await
         }
         Some(identity) => {
-            let listener = super::tls::TlsListener::new(listener, identity).map_err(|source| {
+            let listener = crate::net::TlsListener::new(listener, identity).map_err(|source| {
                 RelayError::Io {
                     op: "starting to serve TLS",
                     source,
@@ -237,6 +237,19 @@ fn without_nagle(
             tracing::debug!(error = %e, "cannot set TCP_NODELAY on a connection");
         }
     })
+}
+
+impl axum::serve::Listener for crate::net::TlsListener {
+    type Io = tokio_rustls::server::TlsStream<tokio::net::TcpStream>;
+    type Addr = std::net::SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        crate::net::TlsListener::accept(self).await
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        Ok(crate::net::TlsListener::local_addr(self))
+    }
 }
 
 /// Listens for other relays' commits (PostgreSQL), reconnecting after failures.

@@ -276,10 +276,12 @@ fn a_device_restarted_from_its_file_resumes_incrementally() {
     drop(relay);
 }
 
-/// `polyarch serve FILE --listen 127.0.0.1:0`; stopped with SIGTERM, killed if the test fails.
-struct ServeProcess {
+/// `polyarch serve FILE --listen 127.0.0.1:0`; stopped with SIGTERM, killed if the test fails
+/// (shared with `peers_over_tls`).
+pub(crate) struct ServeProcess {
     child: Child,
-    url: String,
+    /// The URL it printed.
+    pub(crate) url: String,
 }
 
 impl ServeProcess {
@@ -287,10 +289,22 @@ impl ServeProcess {
         Self::start_with(file, &[])
     }
 
-    fn start_with(file: &str, extra: &[&str]) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_polyarch"))
+    pub(crate) fn start_with(file: &str, extra: &[&str]) -> Self {
+        Self::spawn(&mut Self::command(file, extra))
+    }
+
+    /// The command that [`spawn`](Self::spawn) runs, to add to (environment variables).
+    pub(crate) fn command(file: &str, extra: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_polyarch"));
+        command
             .args(["serve", file, "--listen", "127.0.0.1:0"])
-            .args(extra)
+            .args(extra);
+        command
+    }
+
+    /// Runs `command` and reads the URL it prints: `ws://` or `wss://`, then the address.
+    pub(crate) fn spawn(command: &mut Command) -> Self {
+        let mut child = command
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -300,12 +314,15 @@ impl ServeProcess {
             .read_line(&mut first)
             .expect("read the address");
         let url = first.trim().to_owned();
-        assert!(url.starts_with("ws://127.0.0.1:"), "first line: {first:?}");
+        assert!(
+            url.starts_with("ws://127.0.0.1:") || url.starts_with("wss://127.0.0.1:"),
+            "first line: {first:?}"
+        );
         Self { child, url }
     }
 
     /// SIGTERM, then waits: the replica is closed cleanly (status 0).
-    fn stop(mut self) {
+    pub(crate) fn stop(mut self) {
         let pid = self.child.id().to_string();
         let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
         assert!(killed.success());

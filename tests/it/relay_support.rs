@@ -328,6 +328,14 @@ pub fn token(prefix: &str, rights: Rights, ttl_secs: i64) -> String {
     .expect("mint")
 }
 
+/// A self-signed certificate for 127.0.0.1 and localhost, and its key, in PEM.
+pub fn self_signed() -> (String, String) {
+    let rcgen::CertifiedKey { cert, signing_key } =
+        rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()])
+            .expect("a certificate");
+    (cert.pem(), signing_key.serialize_pem())
+}
+
 /// The tests' client settings for `url`: quick reconnections and ticks.
 pub fn client_config(url: &str, token: &str) -> polyarch::net::ClientConfig {
     let mut config = polyarch::net::ClientConfig::new(url);

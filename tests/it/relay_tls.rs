@@ -9,23 +9,15 @@ use std::process::Child;
 use std::time::Duration;
 
 use polyarch::net::ClientState;
-use polyarch::relay::{RelayError, Rights, TlsIdentity};
+use polyarch::relay::{Rights, TlsIdentity};
 
 use crate::cli_edit::{ok, polyarch};
 use crate::relay_support::{
-    Device, TestRelay, client_config, free_port, relay_command, runtime, sqlite_config, token,
-    until,
+    Device, TestRelay, client_config, free_port, relay_command, runtime, self_signed,
+    sqlite_config, token, until,
 };
 
 const WAIT: Duration = Duration::from_secs(20);
-
-/// A self-signed certificate for 127.0.0.1 and localhost, and its key, in PEM.
-fn self_signed() -> (String, String) {
-    let rcgen::CertifiedKey { cert, signing_key } =
-        rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()])
-            .expect("a certificate");
-    (cert.pem(), signing_key.serialize_pem())
-}
 
 fn tls_relay(dir: &Path, cert: &str, key: &str) -> TestRelay {
     let mut config = sqlite_config(dir);
@@ -132,23 +124,6 @@ fn a_device_that_does_not_trust_the_relay_or_speaks_plain_ws_gets_nothing() {
         writer.disconnect().await;
     });
     relay.stop().expect("a clean stop");
-}
-
-#[test]
-fn bad_tls_identities_are_refused_with_a_reason() {
-    let (cert, key) = self_signed();
-    let (_, other_key) = self_signed();
-    let reason =
-        |cert: &str, key: &str| match TlsIdentity::from_pem(cert.as_bytes(), key.as_bytes()) {
-            Err(RelayError::Config { what, reason }) => format!("{what}: {reason}"),
-            other => panic!("expected a configuration error, got {other:?}"),
-        };
-    assert!(reason("", &key).contains("BEGIN CERTIFICATE"));
-    assert!(reason(&key, &key).contains("BEGIN CERTIFICATE"));
-    assert!(reason(&cert, "").contains("no private key"));
-    assert!(reason(&cert, &cert).contains("no private key"));
-    assert!(reason(&cert, &other_key).contains("do not go together"));
-    assert!(TlsIdentity::from_pem(cert.as_bytes(), key.as_bytes()).is_ok());
 }
 
 /// A `polyarch-relay` process serving TLS; killed when dropped.

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use clap::{Args, Subcommand};
 use polyarch::Repo;
-use polyarch::net::{ClientConfig, ClientState, SyncClient};
+use polyarch::net::{ClientConfig, ClientState, ServeConfig, SyncClient, TlsIdentity};
 use polyarch::sync::SessionStats;
 
 use super::{CliResult, open};
@@ -17,14 +17,18 @@ use super::{CliResult, open};
 pub(crate) enum NetCommand {
     /// Lets peers sync with this replica over WebSocket, with no relay.
     ///
-    /// Runs until SIGTERM or Ctrl-C, then closes the replica. Prints the URL peers connect to (`ws://ADDR`) on the first line of stdout.
-    /// Peers are trusted fully: listen only on networks you trust.
+    /// Runs until SIGTERM or Ctrl-C, then closes the replica. Prints the URL peers connect to
+    /// on the first line of stdout: `ws://ADDR`, or `wss://ADDR` with --tls-cert. Peers are
+    /// trusted fully (TLS keeps the traffic private, it does not check who connects): listen
+    /// only on networks you trust.
     Serve {
         /// The replica's SQLite file (held open, so other commands cannot use it meanwhile).
         file: PathBuf,
         /// Address to listen on, e.g. 0.0.0.0:7070 for the LAN (port 0 picks a free port).
         #[arg(long)]
         listen: SocketAddr,
+        #[command(flatten)]
+        tls: ServeTls,
         /// Also stay in sync with this relay meanwhile (reconnecting with backoff): peers'
         /// changes reach the relay and the relay's reach peers.
         #[arg(long)]
@@ -80,6 +84,31 @@ pub(crate) struct Trust {
     ca_file: Option<PathBuf>,
 }
 
+/// The certificate `serve` answers TLS with.
+#[derive(Debug, Args)]
+pub(crate) struct ServeTls {
+    /// Serve TLS (wss://) with this certificate chain (PEM, this device's own certificate
+    /// first). Needs --tls-key. Peers connect with wss:// and a host name or address the
+    /// certificate lists, trusting it with `polyarch sync --ca-file` unless a public authority
+    /// issued it. Without it, peers connect with plain ws://.
+    #[arg(long, env = "POLYARCH_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM: PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, env = "POLYARCH_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+}
+
+impl ServeTls {
+    fn load(&self) -> CliResult<Option<TlsIdentity>> {
+        let (Some(cert), Some(key)) = (&self.tls_cert, &self.tls_key) else {
+            return Ok(None);
+        };
+        TlsIdentity::from_pem_files(cert, key)
+            .map(Some)
+            .map_err(|e| e.to_string())
+    }
+}
+
 impl Trust {
     fn pem(&self) -> CliResult<Vec<u8>> {
         match &self.ca_file {
@@ -99,10 +128,14 @@ pub(crate) fn run(command: NetCommand) -> CliResult<()> {
         NetCommand::Serve {
             file,
             listen,
+            tls,
             relay,
             token,
             trust,
-        } => runtime.block_on(serve(&file, listen, relay, token, trust.pem()?)),
+        } => {
+            let serving = ServeConfig { tls: tls.load()? };
+            runtime.block_on(serve(&file, listen, serving, relay, token, trust.pem()?))
+        }
         NetCommand::Sync {
             file,
             url,
@@ -164,6 +197,7 @@ fn close(repo: Arc<Mutex<Repo>>) -> CliResult<()> {
 async fn serve(
     file: &FsPath,
     listen: SocketAddr,
+    serving: ServeConfig,
     relay: Option<String>,
     token: String,
     trusted_pem: Vec<u8>,
@@ -179,7 +213,8 @@ async fn serve(
     let addr = listener
         .local_addr()
         .map_err(|e| format!("cannot read the bound address: {e}"))?;
-    println!("ws://{addr}");
+    let scheme = if serving.tls.is_some() { "wss" } else { "ws" };
+    println!("{scheme}://{addr}");
     use std::io::Write;
     let _ = std::io::stdout().flush();
     let client = relay.map(|url| {
@@ -189,7 +224,7 @@ async fn serve(
         config.tick = Duration::from_millis(250);
         SyncClient::start(repo.clone(), config)
     });
-    let served = polyarch::net::serve(listener, repo.clone(), shutdown).await;
+    let served = polyarch::net::serve(listener, repo.clone(), shutdown, serving).await;
     if let Some(client) = client {
         client.close().await;
     }
@@ -255,7 +290,7 @@ fn check_url(url: &str) -> CliResult<()> {
         return Ok(());
     }
     Err(format!(
-        "{url:?} is not a WebSocket URL: give ws://host:port/sync or wss://host/sync (a relay) or the ws:// URL `polyarch serve` printed"
+        "{url:?} is not a WebSocket URL: give ws://host:port/sync or wss://host/sync (a relay) or the URL `polyarch serve` printed"
     ))
 }
 
