@@ -17,6 +17,11 @@ pub enum Durability {
     /// `max_changes`, when a change finds the oldest one waiting longer than `max_delay`, or when
     /// the host calls [`super::Repo::flush`] (or [`super::Repo::flush_due`] from a timer). A
     /// change counts as acknowledged only once its batch commits; its [`super::Receipt`] says so.
+    ///
+    /// Natively, a batch that falls due while changes are being made commits on a background
+    /// thread, so that the SQLite transaction and its `fsync` do not stall the caller: `flush`
+    /// waits for it and returns its receipts, and every other use of the store finishes it
+    /// first. In WebAssembly every batch commits on the caller's thread.
     Group {
         /// Largest batch.
         max_changes: usize,
