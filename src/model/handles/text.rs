@@ -152,16 +152,19 @@ impl<'t, 'a> TextMut<'t, 'a> {
             index,
             len,
         };
+        // A recorded splice found every element it deletes: the range is in the text.
+        let in_range = rec.splice(tx, &self.path, &obj, (pos, delete, insert));
         let mut del = 0;
         if delete > 0 {
-            let len = tx.length(&obj);
             let end = pos.saturating_add(delete);
-            if end > len {
-                return Err(out_of_range(end, len));
+            if !in_range {
+                let len = tx.length(&obj);
+                if end > len {
+                    return Err(out_of_range(end, len));
+                }
             }
-            del = isize::try_from(delete).map_err(|_| out_of_range(end, len))?;
+            del = isize::try_from(delete).map_err(|_| out_of_range(end, end))?;
         }
-        rec.splice(tx, &self.path, &obj, (pos, delete, insert));
         match tx.splice_text(&obj, pos, del, insert) {
             Err(AutomergeError::InvalidIndex(_)) => Err(out_of_range(pos, tx.length(&obj))),
             other => Ok(other?),

@@ -332,19 +332,22 @@ impl<'a> Recorder<'a> {
     }
 
     /// Notes that `tx` is about to splice `ins` at `pos` of `obj` (at `path`), deleting `del`
-    /// units.
+    /// units. Returns whether the elements it deletes were found, which proves the range is
+    /// in the text (`false` says nothing either way).
     pub(crate) fn splice(
         &mut self,
         tx: &Transaction<'_>,
         path: &Path,
         obj: &ObjId,
         (pos, del, ins): (usize, usize, &str),
-    ) {
+    ) -> bool {
         let plan = match self.is_first(tx) {
             true => self.plan(tx, path, obj, (pos, del, ins)),
             false => None,
         };
+        let found = plan.is_some();
         self.state = plan.map_or(Recording::Unknown, Recording::Splice);
+        found
     }
 
     fn plan(
