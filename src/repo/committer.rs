@@ -5,7 +5,8 @@
 //! group is handed to a background thread instead, and the writer's thread goes on with its
 //! next changes. Nothing is acknowledged earlier for it: a change counts as committed only once
 //! its batch's transaction has, and [`Repo::flush`](super::Repo::flush) waits for the batch in
-//! flight. At most one batch is in flight, so memory stays bounded by two groups.
+//! flight. At most one batch is in flight; while it commits, the changes after it wait in
+//! memory up to a bound (see `Repo::commit_due`), then the writer waits for it.
 //!
 //! The store sits behind a mutex that both threads take for each use, so every read on the
 //! writer's thread sees either the store before the batch in flight or after it.
@@ -109,6 +110,11 @@ impl Committer {
     #[cfg(test)]
     pub(crate) fn started(&self) -> bool {
         self.worker.is_some()
+    }
+
+    /// Whether a batch was handed to the background thread and its outcome not yet taken.
+    pub(crate) fn in_flight(&self) -> bool {
+        self.in_flight
     }
 
     /// How many changes the batch in flight holds (0 when none is).

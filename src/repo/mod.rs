@@ -53,6 +53,10 @@ pub struct Committed<T> {
     pub receipt: Option<Receipt>,
 }
 
+/// Under group commit, how many groups' worth of changes may wait while the group before them
+/// is being committed in the background, before a change waits for that commit.
+const MAX_GROUPS_WAITING: usize = 4;
+
 /// One device's replica of a set of documents, stored in SQLite.
 ///
 /// Reads see every local write at once. A local write is acknowledged when it is committed to
@@ -328,17 +332,28 @@ impl Repo {
 
     /// Commits the waiting changes now that their group is due; returns the offset of the
     /// newest one when it is committed on return. Under group commit the group goes to the
-    /// background thread (after the one before it has finished), and the caller goes on.
+    /// background thread, and the caller goes on. While the group before it is still being
+    /// committed, it keeps growing (the caller does not wait for that commit's `fsync`) up to
+    /// [`MAX_GROUPS_WAITING`] groups, then waits.
     fn commit_due(&mut self) -> Result<Option<u64>, Error> {
         let newest = self.unflushed.last().map(|u| u.change.hash);
-        if self.config.durability == Durability::Immediate {
-            let flushed = self.flush()?;
-            return Ok(flushed
-                .iter()
-                .find(|r| Some(r.hash) == newest)
-                .and_then(|r| r.offset));
+        let max_changes = match self.config.durability {
+            Durability::Immediate => {
+                let flushed = self.flush()?;
+                return Ok(flushed
+                    .iter()
+                    .find(|r| Some(r.hash) == newest)
+                    .and_then(|r| r.offset));
+            }
+            Durability::Group { max_changes, .. } => max_changes,
+        };
+        self.settle(false)?;
+        if self.commits.in_flight() {
+            if self.unflushed.len() < max_changes.saturating_mul(MAX_GROUPS_WAITING) {
+                return Ok(None);
+            }
+            self.settle(true)?;
         }
-        self.settle(true)?;
         let batch = std::mem::take(&mut self.unflushed);
         self.oldest_unflushed = None;
         match self.commits.start(batch) {
