@@ -63,6 +63,7 @@ pub fn run(root: &Path, opts: &Options) -> Result<()> {
             package: &opts.package,
             release: !opts.dev,
             opt_level: None,
+            package_opt_levels: &[],
             sqlite_flags: None,
         };
         let artifact = steps.run(&format!("wasm32 build: {}", opts.package), || {
@@ -165,6 +166,9 @@ pub struct Build<'a> {
     /// Override the profile's `opt-level` (`"z"` for the npm package's size), through
     /// `CARGO_PROFILE_<PROFILE>_OPT_LEVEL` so that no manifest changes.
     pub opt_level: Option<&'a str>,
+    /// `opt-level`s for single packages (`("hexane", "3")`), over `opt_level`; TOML values
+    /// (`3`, `"s"`).
+    pub package_opt_levels: &'a [(&'a str, &'a str)],
     /// Extra SQLite compile-time flags for `sqlite-wasm-rs` (its `SQLITE_WASM_RS_FLAGS`:
     /// `-DSQLITE_OMIT_X`, `-USQLITE_ENABLE_Y`), applied after its own.
     pub sqlite_flags: Option<&'a str>,
@@ -191,6 +195,12 @@ pub fn build(root: &Path, tc: Toolchain, spec: &Build) -> Result<PathBuf> {
     if let Some(level) = spec.opt_level {
         let profile = if spec.release { "RELEASE" } else { "DEV" };
         cmd.env(format!("CARGO_PROFILE_{profile}_OPT_LEVEL"), level);
+    }
+    let profile = if spec.release { "release" } else { "dev" };
+    for (package, level) in spec.package_opt_levels {
+        cmd.arg("--config").arg(format!(
+            "profile.{profile}.package.{package}.opt-level={level}"
+        ));
     }
     if let Some(flags) = spec.sqlite_flags {
         cmd.env("SQLITE_WASM_RS_FLAGS", flags);
