@@ -53,6 +53,14 @@ export interface OpenOptions {
   /** Called with whatever a subscriber throws; default `console.error`. */
   onError?: (error: unknown) => void;
   /**
+   * When a change is durable. "immediate" (default): committed before `change` returns.
+   * "group": changes made close together commit together (up to 1,024 changes or 10 ms), much
+   * cheaper per change; or `{ maxChanges, maxDelayMs }`. Under group commit a receipt's
+   * `offset` is `null` until its batch commits: a timer commits a batch once its oldest change
+   * has waited `maxDelayMs`, and `flush()` commits at once and returns the receipts.
+   */
+  durability?: 'immediate' | 'group' | { maxChanges?: number; maxDelayMs?: number };
+  /**
    * Opens a copy of this image, in memory, as a new device: bytes from `exportImage`, here or
    * on another host, or a replica file the native library wrote (and closed), read as bytes.
    * Bytes that are not an image fail with `STORE_NOT_AN_IMAGE`; with `storage: "opfs"`,

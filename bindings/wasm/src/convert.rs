@@ -2,7 +2,7 @@
 
 use js_sys::{Array, Object, Reflect, Uint8Array};
 use polyarch::automerge::ActorId;
-use polyarch::{Conflict, DeviceId, Lease, Path, Receipt, Seg, Value};
+use polyarch::{Conflict, DeviceId, Durability, Lease, Path, Receipt, Seg, Value};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 
@@ -77,6 +77,43 @@ pub fn lease(options: &JsValue) -> Result<Option<Lease>, JsValue> {
             "`device` and `actor` together (a lease), or neither",
         )),
     }
+}
+
+/// The durability in `Repo.open`'s options: `"immediate"` (the default), `"group"` (batches
+/// of up to 1,024 changes or 10 ms), or `{ maxChanges, maxDelayMs }` (group commit, either
+/// field defaulting as `"group"`'s).
+pub fn durability(options: &JsValue) -> Result<Durability, JsValue> {
+    const WHAT: &str = "`durability` to be \"immediate\", \"group\" or { maxChanges, maxDelayMs } \
+                        (positive integers)";
+    let Some(js) = prop(options, "durability") else {
+        return Ok(Durability::Immediate);
+    };
+    let Durability::Group {
+        max_changes,
+        max_delay,
+    } = Durability::group()
+    else {
+        return Err(error::invalid(WHAT));
+    };
+    match js.as_string().as_deref() {
+        Some("immediate") => return Ok(Durability::Immediate),
+        Some("group") => return Ok(Durability::group()),
+        Some(_) => return Err(error::invalid(WHAT)),
+        None if !js.is_object() => return Err(error::invalid(WHAT)),
+        None => {}
+    }
+    let positive = |key: &str| match prop(&js, key) {
+        None => Ok(None),
+        Some(v) => v
+            .as_f64()
+            .filter(|n| n.fract() == 0.0 && *n >= 1.0 && *n <= u32::MAX as f64)
+            .map(|n| Some(n as u64))
+            .ok_or_else(|| error::invalid(WHAT)),
+    };
+    Ok(Durability::Group {
+        max_changes: positive("maxChanges")?.map_or(max_changes, |n| n as usize),
+        max_delay: positive("maxDelayMs")?.map_or(max_delay, std::time::Duration::from_millis),
+    })
 }
 
 /// A scalar from JS: string, boolean, number (integers stay integers), `null`, `Uint8Array`,

@@ -1,13 +1,13 @@
 //! `Repo`: one device's replica, as JavaScript sees it.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 use std::sync::{Arc, Mutex};
 
 use js_sys::{Array, Function, Uint8Array};
 use polyarch::sync::Interest;
-use polyarch::{DocEvent, RepoConfig, SubscriptionId, TextUnits};
+use polyarch::{DocEvent, Durability, RepoConfig, SubscriptionId, TextUnits};
 use wasm_bindgen::prelude::*;
 
 use crate::convert;
@@ -35,6 +35,10 @@ pub(crate) struct Shared {
     listeners: RefCell<HashMap<u32, (SubscriptionId, Function)>>,
     next_listener: RefCell<u32>,
     on_error: Option<Function>,
+    /// Itself, for the group-commit timer's callback.
+    me: Weak<Shared>,
+    /// Whether a timer is set to commit the changes waiting for their group.
+    flush_timer: Cell<bool>,
 }
 
 impl Shared {
@@ -49,10 +53,42 @@ impl Shared {
                 .try_borrow_mut()
                 .map_err(|_| JsValue::from(BindingError::RepoBusy))?;
             let repo = guard.as_mut().ok_or(BindingError::Closed)?;
-            f(repo)
+            let result = f(repo);
+            self.arm_flush_timer(repo);
+            result
         };
         self.dispatch();
         result
+    }
+
+    /// Under group commit, sets a timer (once) that commits the changes waiting for their group
+    /// when the oldest has waited `max_delay`: WebAssembly has no thread to do it, and a change
+    /// must not wait for the next one to become durable.
+    fn arm_flush_timer(&self, repo: &polyarch::Repo) {
+        let Durability::Group { max_delay, .. } = repo.config().durability else {
+            return;
+        };
+        if self.flush_timer.get() || repo.unflushed() == 0 {
+            return;
+        }
+        let weak = self.me.clone();
+        let fire = Closure::once_into_js(move || {
+            let Some(shared) = weak.upgrade() else { return };
+            shared.flush_timer.set(false);
+            let flushed = shared.with(|r| r.flush_due().map(drop).map_err(error::core));
+            if let Err(e) = flushed {
+                shared.report(&e);
+            }
+        });
+        let set_timeout = js_sys::Reflect::get(&js_sys::global(), &"setTimeout".into())
+            .ok()
+            .and_then(|f| f.dyn_into::<Function>().ok());
+        let delay = JsValue::from_f64(max_delay.as_millis() as f64);
+        if let Some(set_timeout) = set_timeout
+            && set_timeout.call2(&JsValue::NULL, &fire, &delay).is_ok()
+        {
+            self.flush_timer.set(true);
+        }
     }
 
     /// Calls the listeners of every queued event. A listener that throws is reported and the
@@ -114,6 +150,12 @@ impl Repo {
     /// slot's): it presents that device id, and writes as that actor only in documents
     /// [claimed](Self::claim_actor) (as its own new actor elsewhere). A lease on any other
     /// replica fails with `INVALID_LEASE`; malformed ids with `INVALID_ARGUMENT`.
+    ///
+    /// `durability`: `"immediate"` (the default: each change commits before `change` returns),
+    /// `"group"` (changes made close together commit together: batches of up to 1,024 changes
+    /// or 10 ms), or `{ maxChanges, maxDelayMs }`. Under group commit a change's receipt has
+    /// `offset: null` until its batch commits; a timer commits a batch whose oldest change has
+    /// waited `maxDelayMs`, and `flush()` commits at once and returns the receipts.
     pub async fn open(options: JsValue) -> Result<Repo, JsValue> {
         let name = convert::prop(&options, "name")
             .map(|n| {
@@ -141,16 +183,19 @@ impl Repo {
                 .and_then(|l| l.as_string())
                 .unwrap_or_default(),
             lease: convert::lease(&options)?,
+            durability: convert::durability(&options)?,
             ..RepoConfig::default()
         };
         let repo = storage::open(storage, &name, image.as_deref(), config).await?;
         Ok(Repo {
-            shared: Rc::new(Shared {
+            shared: Rc::new_cyclic(|me| Shared {
                 repo: RefCell::new(Some(repo)),
                 queue: Arc::default(),
                 listeners: RefCell::default(),
                 next_listener: RefCell::new(0),
                 on_error,
+                me: me.clone(),
+                flush_timer: Cell::new(false),
             }),
         })
     }
