@@ -141,7 +141,9 @@ function loro() {
  * work timed) and reading the text.
  */
 async function polyarch() {
-  const repo = await Repo.open({ name: 'bench' });
+  // Group commit, as the Rust B1 benchmark does (batches of up to 1,024 changes or 10 ms;
+  // `finish` flushes the last one). Default durability commits each change on its own.
+  const repo = await Repo.open({ name: 'bench', durability: 'group' });
   const hasImage = typeof repo.exportImage === 'function';
   const catchUp = async () => {
     const fresh = await Repo.open({ name: 'reopened' });
