@@ -129,8 +129,18 @@ impl Repo {
     }
 
     /// How far a local change has travelled: on disk, and which peers acknowledged it.
+    ///
+    /// A receipt made before its group commit (its `offset` is `None`) is looked up in the log:
+    /// it shows on disk once its batch has committed, whether by a later change, a timer or
+    /// [`flush`](Self::flush). Only while the change is in the log: once compacted into a
+    /// snapshot, or after the replica changed actor, only the receipt with its offset (from
+    /// `flush`) tells.
     pub fn receipt_status(&self, receipt: &Receipt) -> Result<ReceiptStatus, Error> {
-        let Some(offset) = receipt.offset else {
+        let offset = match receipt.offset {
+            Some(offset) => Some(offset),
+            None => self.committed_offset(receipt)?,
+        };
+        let Some(offset) = offset else {
             return Ok(ReceiptStatus {
                 on_disk: false,
                 acked_by: Vec::new(),
@@ -148,5 +158,15 @@ impl Repo {
             on_disk: true,
             acked_by,
         })
+    }
+
+    /// The offset of a receipt's change when the store has committed it since the receipt was
+    /// made, as this replica's actor in that document.
+    fn committed_offset(&self, receipt: &Receipt) -> Result<Option<u64>, Error> {
+        let actor = self.actor_for(&receipt.doc);
+        Ok(self
+            .commits
+            .store()
+            .logged_offset(&receipt.doc, actor, receipt.seq, &receipt.hash)?)
     }
 }

@@ -146,3 +146,32 @@ fn a_failed_background_commit_undoes_its_changes_and_those_built_on_them() {
     assert_eq!(count(&mut repo, "x"), logged + 100);
     assert_eq!(count(&mut repo, "other"), 1);
 }
+
+#[test]
+fn a_receipt_made_before_its_group_commit_shows_on_disk_once_committed() {
+    let mut repo = Repo::in_memory(grouped(4)).expect("open");
+    let receipts: Vec<_> = (0..6)
+        .map(|i| {
+            let committed = repo
+                .change("doc", |tx| tx.counter("n").increment(i))
+                .expect("change");
+            committed.receipt.expect("a change")
+        })
+        .collect();
+    assert!(receipts.iter().all(|r| r.offset.is_none()));
+    let on_disk = |repo: &Repo, r| repo.receipt_status(r).expect("status").on_disk;
+    // Changes 5 and 6 wait for their group; 1-4 went to the background thread.
+    assert!(!on_disk(&repo, &receipts[5]));
+    repo.flush().expect("flush");
+    for r in &receipts {
+        assert!(
+            on_disk(&repo, r),
+            "the receipt of seq {} as it was made",
+            r.seq
+        );
+    }
+    // A receipt this replica never made is not on disk.
+    let mut forged = receipts[0].clone();
+    forged.hash = receipts[1].hash;
+    assert!(!on_disk(&repo, &forged));
+}

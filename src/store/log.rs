@@ -100,6 +100,37 @@ impl Store {
         Ok(offsets)
     }
 
+    /// The offset of the change `hash` if the log holds it as `actor`'s change `seq` to `doc`
+    /// (`None` otherwise, and once compaction has folded it into a snapshot). One index lookup.
+    pub fn logged_offset(
+        &self,
+        doc: &DocId,
+        actor: &ActorId,
+        seq: u64,
+        hash: &automerge::ChangeHash,
+    ) -> Result<Option<u64>, StoreError> {
+        const OP: &str = "looking up a logged change";
+        let seq = to_sql("sequence number", seq)?;
+        let row = self
+            .conn
+            .prepare_cached(
+                "SELECT l.offset, l.hash FROM log l
+                 JOIN docs d ON d.key = l.doc JOIN actors a ON a.key = l.actor
+                 WHERE d.id = ?1 AND a.id = ?2 AND l.seq = ?3",
+            )
+            .and_then(|mut stmt| {
+                stmt.query_row(params![doc.as_str(), actor.to_bytes(), seq], |r| {
+                    Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
+                })
+                .optional()
+            })
+            .ctx(OP)?;
+        Ok(match row {
+            Some((offset, logged)) if logged == hash.0 => Some(from_sql("log offset", offset)?),
+            _ => None,
+        })
+    }
+
     /// The highest offset ever given in the log (0 when empty). It never goes backwards, not
     /// even when compaction deletes the newest entries.
     pub fn log_head(&self) -> u64 {

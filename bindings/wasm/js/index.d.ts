@@ -178,6 +178,10 @@ export class Repo {
   subscribe(doc: string | null, listener: (event: DocEvent) => void, options?: { patches?: boolean }): () => void;
   /** Commits changes waiting for a group commit; returns their receipts. */
   flush(): Receipt[];
+  /**
+   * On disk, and which peers acknowledged it. A receipt with `offset: null` (made before its
+   * group commit) shows on disk once its batch has committed.
+   */
   receiptStatus(receipt: Receipt): ReceiptStatus;
   /** A version token to carry to another replica's `hasCaughtUp`. */
   version(doc: string): string;

@@ -42,12 +42,15 @@ test('group commit: changes wait for their batch, reads see them, flush commits 
 
 test('group commit: a timer commits a waiting batch without another change or a flush', async () => {
   const repo = await Repo.open({ name: 'timer', durability: { maxChanges: 1_000, maxDelayMs: 20 } });
-  type(repo, 0, 5);
+  const receipts = type(repo, 0, 5);
   assert.equal(repo.status().unflushed, 5);
+  assert.equal(repo.receiptStatus(receipts[4]).onDisk, false);
   const deadline = Date.now() + 5_000;
   while (repo.status().unflushed > 0 && Date.now() < deadline) await sleep(10);
   assert.equal(repo.status().unflushed, 0, 'the timer committed the batch');
   assert.equal(repo.status().log_head, 5);
+  // The receipts `change` returned (offset: null) show on disk now.
+  assert.ok(receipts.every((r) => r.offset === null && repo.receiptStatus(r).onDisk));
   // Another change arms the timer again.
   type(repo, 5, 1);
   while (repo.status().unflushed > 0 && Date.now() < deadline) await sleep(10);
