@@ -1,12 +1,13 @@
 // The calendar's entry point: opens this device's replica, connects it to the relay the
 // server names in `/config.json`, and renders the week.
 import './style.css';
-import { openBrowserRepo } from 'polyarch';
+import { openBrowserRepo, type Conflict } from 'polyarch';
 import { App, type DemoConfig } from './app';
-import { weekDoc } from './model';
+import { eventsOf, weekDoc, type CalEvent } from './model';
+import { doubleBookings } from './bookings';
 import { DEVICES_DOC } from './peers';
 import { h, mount } from './dom';
-import { at, days, isoDate, monthName, parseWeekKey, weekKey, weekOf } from './dates';
+import { at, days, isoDate, monthName, parseWeekKey, weekKey, weekOf, type Week } from './dates';
 import { Editor } from './editor';
 import { statusPanel } from './status';
 import { renderWeek } from './week';
@@ -27,8 +28,8 @@ async function config(): Promise<DemoConfig | null> {
   }
 }
 
-function weekLabel(app: App): string {
-  const [first, last] = [days(app.week)[0]!, days(app.week)[6]!];
+function weekLabel(week: Week): string {
+  const [first, last] = [days(week)[0]!, days(week)[6]!];
   const range = first.getMonth() === last.getMonth()
     ? `${monthName(first)} ${first.getDate()} – ${last.getDate()}`
     : `${monthName(first)} ${first.getDate()} – ${monthName(last)} ${last.getDate()}`;
@@ -36,9 +37,9 @@ function weekLabel(app: App): string {
 }
 
 /** Today if the week shown is this week, else that week's Monday. */
-function defaultDay(app: App): string {
+function defaultDay(week: Week): string {
   const today = new Date();
-  return weekKey(weekOf(today)) === weekKey(app.week) ? isoDate(today) : isoDate(days(app.week)[0]!);
+  return weekKey(weekOf(today)) === weekKey(week) ? isoDate(today) : isoDate(days(week)[0]!);
 }
 
 async function main(): Promise<void> {
@@ -47,17 +48,19 @@ async function main(): Promise<void> {
   const device = /^[a-z]$/.test(params.get('device') ?? '') ? params.get('device')! : 'a';
   document.title = `Calendar · Device ${device.toUpperCase()}`;
   const week = parseWeekKey(location.hash.slice(1)) ?? weekOf(new Date());
-  // Only the week shown (and the devices' notes) come into the page: opening costs one week,
-  // however many the device holds.
-  const [repo, cfg] = await Promise.all([
-    openBrowserRepo({ name: `calendar-${device}`, label: `device ${device}`, docs: [weekDoc(week), DEVICES_DOC], onError: (e) => console.warn('polyarch:', e) }),
-    config(),
-  ]);
-  performance.mark('calendar:repo-open');
-  const app = new App(repo, device, cfg, week);
-  window.calendar = app;
-  const editor = new Editor(app);
-
+  // The shell comes first; its buttons act once the app runs (a click while the stored view
+  // of the week is shown waits for it).
+  let run: (running: { app: App; editor: Editor }) => void = () => {};
+  const running = new Promise<{ app: App; editor: Editor }>((resolve) => (run = resolve));
+  const later = (act: (running: { app: App; editor: Editor }) => void) => () => void running.then(act);
+  const actions = {
+    open: (e: CalEvent) =>
+      void running.then(({ app, editor }) => {
+        const current = app.events.find((x) => x.id === e.id);
+        if (current) editor.open(current);
+      }),
+    create: (start: string) => void running.then(({ editor }) => editor.create(start)),
+  };
   const title = h('div', { class: 'week-title' });
   const grid = h('main', { class: 'week' });
   const panel = h('aside', { class: 'panel' });
@@ -71,22 +74,58 @@ async function main(): Promise<void> {
       h(
         'nav',
         {},
-        h('button', { class: 'ghost', title: 'Previous week', onclick: () => app.go(-1) }, '‹'),
-        h('button', { class: 'ghost', onclick: () => app.go(0) }, 'Today'),
-        h('button', { class: 'ghost', title: 'Next week', onclick: () => app.go(1) }, '›'),
+        h('button', { class: 'ghost', title: 'Previous week', onclick: later(({ app }) => app.go(-1)) }, '‹'),
+        h('button', { class: 'ghost', onclick: later(({ app }) => app.go(0)) }, 'Today'),
+        h('button', { class: 'ghost', title: 'Next week', onclick: later(({ app }) => app.go(1)) }, '›'),
         title,
       ),
-      h('button', { class: 'primary new-event', onclick: () => editor.create(at(defaultDay(app), 10 * 60)) }, '+ New event'),
+      h('button', { class: 'primary new-event', onclick: later(({ app, editor }) => editor.create(at(defaultDay(app.week), 10 * 60))) }, '+ New event'),
     ),
     h('div', { class: 'content' }, grid, panel),
   );
-  mount(document.getElementById('app')!, shell);
+  const showTitle = (shown: Week) => mount(title, h('strong', {}, weekLabel(shown)), h('span', { class: 'muted' }, ` · Week ${shown.week}`));
+  let weekShown = false;
+  const markShown = () => {
+    if (weekShown) return;
+    weekShown = true;
+    performance.mark('calendar:week-shown');
+  };
+  // The week as the device's database holds it, from the view this device stored when it last
+  // read it (the database vouched for its version): shown while the page's replica loads, then
+  // replaced by the app's own read of the same week.
+  const onView = (doc: string, view: { json: Record<string, unknown>; conflicts: Conflict[] }) => {
+    if (doc !== weekDoc(week) || weekShown) return;
+    const events = eventsOf(view);
+    mount(document.getElementById('app')!, shell);
+    showTitle(week);
+    renderWeek(grid, { week, events, clashes: doubleBookings(events), durability: new Map() }, actions);
+    performance.mark('calendar:week-from-view', { detail: { ids: events.map((e) => e.id) } });
+    markShown();
+  };
+
+  // Only the week shown (and the devices' notes) come into the page: opening costs one week,
+  // however many the device holds.
+  const [repo, cfg] = await Promise.all([
+    openBrowserRepo({
+      name: `calendar-${device}`,
+      label: `device ${device}`,
+      docs: [weekDoc(week), DEVICES_DOC],
+      onView,
+      onError: (e) => console.warn('polyarch:', e),
+    }),
+    config(),
+  ]);
+  performance.mark('calendar:repo-open');
+  const app = new App(repo, device, cfg, week);
+  window.calendar = app;
+  const editor = new Editor(app);
+  if (!weekShown) mount(document.getElementById('app')!, shell);
   const updateStatus = statusPanel(panel, app);
 
   const render = () => {
-    mount(title, h('strong', {}, weekLabel(app)), h('span', { class: 'muted' }, ` · Week ${app.week.week}`));
+    showTitle(app.week);
     history.replaceState(null, '', `${location.search}#${weekKey(app.week)}`);
-    renderWeek(grid, app, { open: (e) => editor.open(e), create: (start) => editor.create(start) });
+    renderWeek(grid, app, actions);
     updateStatus();
   };
   let queued = false;
@@ -104,8 +143,9 @@ async function main(): Promise<void> {
   render();
   // "Last contact" counts up.
   setInterval(updateStatus, 1000);
+  run({ app, editor });
   document.body.dataset.ready = 'true';
-  performance.mark('calendar:week-shown');
+  markShown();
 }
 
 main().catch((e) => {

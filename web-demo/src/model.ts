@@ -9,7 +9,7 @@
 // | notes                      | text           | characters typed on both devices interleave       |
 //
 // A week's document is all a week view needs, so a device reads one document per week shown.
-import type { BrowserRepo, Receipt, Scalar } from 'polyarch';
+import type { BrowserRepo, Conflict, Receipt, Scalar } from 'polyarch';
 import { compareText, weekKey, weekOf, dateOf, type Week } from './dates';
 
 /** The fields kept in registers: a concurrent edit of one of them is a visible conflict. */
@@ -62,12 +62,15 @@ export function newEventId(): string {
 
 const asString = (v: unknown): string => (typeof v === 'string' ? v : v == null ? '' : String(v));
 
-/** Every value of a register (winner first), if it holds more than one. */
 /** The events of week document `doc`, sorted by start. */
 export function readWeek(repo: BrowserRepo, doc: string): CalEvent[] {
   if (!repo.has(doc)) return [];
   // The values and every conflicting register (events/<id>/<field>) in one read of the week.
-  const read = repo.toJSONWithConflicts(doc);
+  return eventsOf(repo.toJSONWithConflicts(doc));
+}
+
+/** The events of a read of a week's document (`toJSONWithConflicts`, or a stored view of it), sorted by start. */
+export function eventsOf(read: { json: Record<string, unknown>; conflicts: Conflict[] }): CalEvent[] {
   const json = read.json as { events?: Record<string, Record<string, unknown>> };
   const conflictsById = new Map<string, Partial<Record<RegisterField, string[]>>>();
   for (const { path, values } of read.conflicts) {

@@ -22,8 +22,14 @@ export interface WeekActions {
 
 const top = (minutes: number) => ((minutes - FIRST_HOUR * 60) / 60) * HOUR_PX;
 
+/**
+ * What the week view shows: the running app, or a stored view of its week shown while the
+ * page's replica loads (whose cards open on a click but do not drag).
+ */
+export type WeekShown = App | Pick<App, 'week' | 'events' | 'clashes' | 'durability'>;
+
 /** Renders the week of `app` into `root`. */
-export function renderWeek(root: HTMLElement, app: App, actions: WeekActions): void {
+export function renderWeek(root: HTMLElement, app: WeekShown, actions: WeekActions): void {
   const today = isoDate(new Date());
   const dates = days(app.week).map(isoDate);
   const hours = Array.from({ length: LAST_HOUR - FIRST_HOUR }, (_, i) => FIRST_HOUR + i);
@@ -93,7 +99,7 @@ export function lanes(events: readonly CalEvent[]): { event: CalEvent; lane: num
 }
 
 /** One event's card, in lane `lane` of `of`. */
-function card(e: CalEvent, lane: number, of: number, app: App, actions: WeekActions): HTMLElement {
+function card(e: CalEvent, lane: number, of: number, app: WeekShown, actions: WeekActions): HTMLElement {
   const start = Math.max(minutesOf(e.start), FIRST_HOUR * 60);
   const end = Math.max(dayOf(e.end) > dayOf(e.start) ? 24 * 60 : minutesOf(e.end), start + SNAP_MIN);
   const conflicted = Object.keys(e.conflicts).length > 0;
@@ -122,7 +128,8 @@ function card(e: CalEvent, lane: number, of: number, app: App, actions: WeekActi
       durability ? h('span', { class: `durability ${durability}`, title: DURABILITY[durability] }, DURABILITY[durability]) : null,
     ),
   );
-  draggable(el, e, app, actions);
+  if ('repo' in app) draggable(el, e, app, actions);
+  else el.addEventListener('click', () => actions.open(e));
   return el;
 }
 

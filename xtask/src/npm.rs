@@ -213,7 +213,7 @@ fn assemble(root: &Path, pkg: &Path) -> Result<()> {
     }},
     "./package.json": "./package.json"
   }},
-  "files": ["index.js", "node.js", "common.js", "browser.js", "slots.js", "worker.js", "websocket.js", "index.d.ts", "README.md", "dist/"],
+  "files": ["index.js", "node.js", "common.js", "browser.js", "slots.js", "views.js", "worker.js", "websocket.js", "index.d.ts", "README.md", "dist/"],
   "sideEffects": ["./index.js", "./node.js", "./worker.js"],
   "engines": {{ "node": ">=20" }}
 }}

@@ -36,8 +36,15 @@
 // before relaying it, so whatever the slot's earlier pages made that still exists anywhere was
 // in the database and is now in the page. Until then, and in documents the page does not
 // follow, it writes as its own new actor. See the package README ("Actor ids").
+//
+// Stored views (`onView`, see views.js): the page keeps what it last read of a document with
+// `toJSONWithConflicts`, once the owner holds exactly that version; the next page load asks the
+// owner for the versions of the documents it follows before it starts its session, and hands
+// each view whose version is still the database's to `onView`, so that the app can show it
+// while its replica loads.
 import { Repo, SyncSession, wasmModule } from './common.js';
 import { leaseSlot } from './slots.js';
+import { StoredViews } from './views.js';
 
 /** How long `openBrowserRepo` waits for the first sync with the database owner. */
 const DEFAULT_TIMEOUT_MS = 20_000;
@@ -47,7 +54,7 @@ const CLOSE_GRACE_MS = 2_000;
 
 /** The methods of the in-memory `Repo` a `BrowserRepo` exposes as its own. */
 const DELEGATED = [
-  'docIds', 'create', 'has', 'change', 'toJSON', 'conflicts', 'toJSONWithConflicts', 'register', 'counter', 'set',
+  'docIds', 'create', 'has', 'change', 'toJSON', 'conflicts', 'register', 'counter', 'set',
   'text', 'map', 'list', 'subscribe', 'receiptStatus', 'version', 'hasCaughtUp', 'status',
 ];
 
@@ -60,7 +67,9 @@ function polyarchError(code, message) {
 
 /**
  * Opens the browser replica `name`: resolves once the page's in-memory view holds everything
- * the device's database holds (the first sync with the database's owner).
+ * the device's database holds (the first sync with the database's owner). With `onView`, it is
+ * called before that with `(doc, view)` for each followed document whose stored view (see the
+ * top of this file) is exactly what the database holds.
  */
 export async function openBrowserRepo(options = {}) {
   const name = options.name ?? 'polyarch';
@@ -177,6 +186,10 @@ export class BrowserRepo {
   #sessionDocs = null; // the documents the current session follows (null: all)
   #slot; // the leased tab slot, or null
   #claimedBy = null; // the connection whose sync last claimed the slot's actor
+  #views = null; // StoredViews, with `onView`
+  #onView = null;
+  #offered = null; // the documents whose stored view may still be shown (until the first sync)
+  #askedVersions = false; // a `versions?` question to the owner is unanswered
 
   /** Made by `openBrowserRepo`; `started` is the tab id and the Worker `startWorker` started. */
   constructor(name, local, options, slot, started) {
@@ -186,6 +199,12 @@ export class BrowserRepo {
     this.#slot = slot;
     this.#onError = options.onError;
     if (options.docs != null) this.#docs = [...options.docs];
+    if (typeof options.onView === 'function') {
+      this.#onView = options.onView;
+      this.#views = new StoredViews(name);
+      const stored = this.#views.docs();
+      this.#offered = new Set(this.#docs ? stored.filter((d) => this.#docs.includes(d)) : stored);
+    }
     for (const method of DELEGATED) this[method] = local[method].bind(local);
     // Only whether a change was made here matters: no patches (they cost most of applying
     // what the owner sends, and a page that wants them subscribes with them).
@@ -213,6 +232,23 @@ export class BrowserRepo {
   /** The replica's name. */
   get name() {
     return this.#name;
+  }
+
+  /**
+   * `{ json, conflicts }` of the document (see `Repo.toJSONWithConflicts`). With `onView`, the
+   * read is also kept as the document's stored view once the owner holds its version.
+   */
+  toJSONWithConflicts(doc) {
+    const read = this.#local.toJSONWithConflicts(doc);
+    if (this.#views) {
+      try {
+        this.#views.read(doc, this.#local.version(doc), read);
+        this.#askVersions();
+      } catch (e) {
+        this.#report(e);
+      }
+    }
+    return read;
   }
 
   /** This page's in-memory replica (for `SyncSession`s of your own). */
@@ -403,6 +439,8 @@ export class BrowserRepo {
       } else {
         w?.resolve();
       }
+    } else if (msg.kind === 'versions' && msg.to === this.#tab) {
+      this.#onVersions(msg.versions ?? {});
     } else if (msg.kind === 'reset' && msg.to === this.#tab && msg.conn === this.#conn) {
       this.#connect(this.#owner);
     } else if (msg.kind === 'frame' && msg.to === this.#tab && msg.conn === this.#conn) {
@@ -417,10 +455,39 @@ export class BrowserRepo {
     this.#sessionDocs = this.#docs ? [...this.#docs] : null;
     this.#session = new SyncSession(this.#local, this.#sessionDocs ? { docs: this.#sessionDocs } : undefined);
     if (this.#role === 'starting') this.#role = 'follower';
+    // Before the session's hello, so that the owner answers it first.
+    this.#askedVersions = false;
+    this.#askVersions();
     this.#send(this.#session.start());
     this.#askForRelay();
     for (const id of this.#relayWaits.keys()) this.#askRelayStored(id);
     this.#emitStatus();
+  }
+
+  /** Asks the owner the versions of the documents with a view to show or to keep. */
+  #askVersions() {
+    if (!this.#views || this.#askedVersions || !this.#owner || this.#closed) return;
+    const docs = new Set([...(this.#offered ?? []), ...this.#views.unconfirmed()]);
+    if (!docs.size) return;
+    this.#askedVersions = true;
+    this.#channel.postMessage({ kind: 'versions?', to: this.#owner, from: this.#tab, docs: [...docs] });
+  }
+
+  /** The owner's versions: keeps the reads made at them, shows the stored views still current. */
+  #onVersions(versions) {
+    this.#askedVersions = false;
+    this.#views.confirm(versions);
+    const offered = this.#offered;
+    this.#offered = null;
+    for (const doc of offered ?? []) {
+      const stored = this.#views.get(doc);
+      if (!stored || typeof versions[doc] !== 'string' || versions[doc] !== stored.token) continue;
+      try {
+        this.#onView(doc, stored.view);
+      } catch (e) {
+        this.#report(e);
+      }
+    }
   }
 
   #askRelayStored(id) {
@@ -485,9 +552,12 @@ export class BrowserRepo {
       this.#waiting = still;
     }
     if (this.#session?.state === 'in-sync') {
+      // The page holds what the database holds: a stored view would only be older.
+      this.#offered = null;
       this.#claimActor();
       for (const w of this.#syncWaiters.splice(0)) w.resolve();
     }
+    this.#askVersions();
     this.#emitStatus();
   }
 

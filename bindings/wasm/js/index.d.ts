@@ -356,6 +356,14 @@ export interface BrowserRepoOptions {
    * small, whatever the database holds); `follow` adds more. Default: every document.
    */
   docs?: string[];
+  /**
+   * Stored views: the page keeps what it last read of a document with `toJSONWithConflicts`
+   * (in localStorage, once the database holds exactly that version), and the next page load
+   * calls `onView(doc, view)` for each followed document whose stored view is still exactly
+   * what the database holds, before `openBrowserRepo` resolves: an app can show it while its
+   * replica loads. A view whose document changed since is never handed out.
+   */
+  onView?: (doc: string, view: { json: Record<string, unknown>; conflicts: Conflict[] }) => void;
 }
 
 /** How a page stands with the Worker that owns the database. */

@@ -16,6 +16,9 @@
 // owner may have been killed before it compacted them. When its page closes the repo
 // (`close`), it compacts and closes the database before it ends; a tab that just goes away
 // kills it with no warning, which SQLite's journal makes safe at any point.
+//
+// It also tells a tab the version of documents it asks about (`versions?`): a tab keeps and
+// shows a stored view of a document only at the version the database holds (see views.js).
 import { Repo, SyncSession, connectWebSocket, wasmModule } from './index.js';
 
 /** Opening attempts while the previous owner's file handles are being released. */
@@ -29,6 +32,9 @@ const REPORT_MS = 50;
 
 /** Most documents the owner remembers the relay refused (what a relay sends bounds it). */
 const MAX_REFUSED_DOCS = 10_000;
+
+/** Most documents one `versions?` question may name. */
+const MAX_VERSIONS_ASKED = 64;
 
 /** How often the owner drops the sessions of tabs that are gone. */
 const SWEEP_MS = 5_000;
@@ -183,6 +189,17 @@ async function serve(name) {
       if (msg?.kind === 'who') {
         channel.postMessage({ kind: 'owner', owner: id });
         if (relayReport) channel.postMessage(JSON.parse(relayReport));
+      } else if (msg?.kind === 'versions?' && msg.to === id) {
+        // A tab's stored views (views.js): the version of each document in the database.
+        const versions = {};
+        for (const doc of Array.isArray(msg.docs) ? msg.docs.slice(0, MAX_VERSIONS_ASKED) : []) {
+          try {
+            versions[doc] = repo.version(doc);
+          } catch {
+            // Not a document id: no version, so no view of it is kept or shown.
+          }
+        }
+        channel.postMessage({ kind: 'versions', to: msg.from, versions });
       } else if (msg?.kind === 'relay' && msg.to === id && msg.off) {
         // The device goes offline: every tab forgot the relay (`relay-config`).
         relay?.connection.close();
