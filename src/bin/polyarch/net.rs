@@ -78,8 +78,10 @@ pub(crate) enum NetCommand {
 /// Which certificates a `wss://` connection trusts.
 #[derive(Debug, Args)]
 pub(crate) struct Trust {
-    /// For wss:// URLs: also trust the certificates in this PEM file (a relay with a private
-    /// or self-signed certificate). The public web roots are always trusted.
+    /// For the wss:// URL this command connects to (`sync`'s URL, `serve`'s --relay): also
+    /// trust the certificates in this PEM file (a relay or peer with a private or self-signed
+    /// certificate). The public web roots are always trusted. It has no say over who may
+    /// connect to `serve`.
     #[arg(long, env = "POLYARCH_CA_FILE")]
     ca_file: Option<PathBuf>,
 }
