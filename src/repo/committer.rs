@@ -46,12 +46,16 @@ pub(crate) struct Committer {
     store: Arc<Mutex<Store>>,
     /// The background thread, started at the first background commit.
     worker: Option<Worker>,
-    /// Whether a batch was handed to the worker and its outcome not yet taken.
-    in_flight: bool,
-    /// The documents of the batch in flight.
-    in_flight_docs: Vec<DocId>,
-    /// How many changes the batch in flight holds.
-    in_flight_len: usize,
+    /// The batch handed to the worker whose outcome is not yet taken.
+    in_flight: Option<InFlight>,
+}
+
+/// What the writer's thread knows of the batch in flight.
+struct InFlight {
+    /// The documents it writes to, sorted.
+    docs: Vec<DocId>,
+    /// How many changes it holds.
+    len: usize,
 }
 
 struct Worker {
@@ -65,9 +69,7 @@ impl Committer {
         Self {
             store: Arc::new(Mutex::new(store)),
             worker: None,
-            in_flight: false,
-            in_flight_docs: Vec::new(),
-            in_flight_len: 0,
+            in_flight: None,
         }
     }
 
@@ -87,19 +89,15 @@ impl Committer {
     /// WebAssembly, or when the system refuses one): commit it with [`commit`](Self::commit).
     /// A batch already in flight must be [finished](Self::finish) first.
     pub(crate) fn start(&mut self, batch: Vec<Unflushed>) -> Result<(), Vec<Unflushed>> {
-        debug_assert!(!self.in_flight, "one batch in flight at a time");
+        debug_assert!(self.in_flight.is_none(), "one batch in flight at a time");
         let Some(jobs) = self.worker().and_then(|w| w.jobs.as_ref()) else {
             return Err(batch);
         };
-        let docs: Vec<DocId> = batch.iter().map(|u| u.doc.clone()).collect();
+        let docs = docs_of(&batch);
         let len = batch.len();
         match jobs.send(batch) {
             Ok(()) => {
-                self.in_flight = true;
-                self.in_flight_len = len;
-                self.in_flight_docs = docs;
-                self.in_flight_docs.sort_unstable();
-                self.in_flight_docs.dedup();
+                self.in_flight = Some(InFlight { docs, len });
                 Ok(())
             }
             Err(mpsc::SendError(batch)) => Err(batch),
@@ -114,25 +112,23 @@ impl Committer {
 
     /// Whether a batch was handed to the background thread and its outcome not yet taken.
     pub(crate) fn in_flight(&self) -> bool {
-        self.in_flight
+        self.in_flight.is_some()
     }
 
     /// How many changes the batch in flight holds (0 when none is).
     pub(crate) fn in_flight_len(&self) -> usize {
-        self.in_flight_len
+        self.in_flight.as_ref().map_or(0, |f| f.len)
     }
 
     /// The documents the batch in flight writes to (empty when none is).
     pub(crate) fn in_flight_docs(&self) -> &[DocId] {
-        &self.in_flight_docs
+        self.in_flight.as_ref().map_or(&[], |f| &f.docs)
     }
 
     /// The batch in flight and its outcome, waiting for it if `wait`; `None` when no batch is
     /// in flight, or when it is still running and `wait` is false.
     pub(crate) fn finish(&mut self, wait: bool) -> Option<Finished> {
-        if !self.in_flight {
-            return None;
-        }
+        self.in_flight.as_ref()?;
         let worker = self.worker.as_ref()?;
         let done = if wait {
             worker.done.recv().ok()
@@ -143,9 +139,7 @@ impl Committer {
                 Err(TryRecvError::Disconnected) => None,
             }
         };
-        self.in_flight = false;
-        self.in_flight_len = 0;
-        let docs = std::mem::take(&mut self.in_flight_docs);
+        let docs = self.in_flight.take().map(|f| f.docs).unwrap_or_default();
         // The thread ended without answering: it panicked while committing. The batch is lost
         // with the channel; its changes were never acknowledged.
         let (batch, outcome) =
@@ -203,6 +197,14 @@ impl Drop for Worker {
             let _ = thread.join();
         }
     }
+}
+
+/// The documents `batch` writes to, sorted, each once.
+pub(crate) fn docs_of(batch: &[Unflushed]) -> Vec<DocId> {
+    let mut docs: Vec<DocId> = batch.iter().map(|u| u.doc.clone()).collect();
+    docs.sort_unstable();
+    docs.dedup();
+    docs
 }
 
 /// The log entries of `batch`.

@@ -375,12 +375,14 @@ impl Repo {
                 batch,
                 docs,
                 outcome,
-            }) => {
-                if outcome.is_err() {
+            }) => match outcome {
+                Ok(offsets) => self.receipts(batch, Ok(offsets)),
+                // `docs`, not the batch's: the batch is lost with a thread that panicked.
+                Err(e) => {
                     self.forget(&docs);
+                    Err(e.into())
                 }
-                self.receipts(batch, outcome)
-            }
+            },
         }
     }
 
@@ -398,10 +400,7 @@ impl Repo {
                 })
                 .collect()),
             Err(e) => {
-                let mut docs: Vec<DocId> = batch.into_iter().map(|u| u.doc).collect();
-                docs.sort_unstable();
-                docs.dedup();
-                self.forget(&docs);
+                self.forget(&committer::docs_of(&batch));
                 Err(e.into())
             }
         }
