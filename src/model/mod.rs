@@ -84,6 +84,7 @@ mod json;
 mod local;
 mod path;
 mod resolve;
+mod splice_run;
 #[cfg(test)]
 mod tests;
 mod tx;
@@ -99,6 +100,7 @@ pub use handles::{
     SetRef, TextMut, TextRef,
 };
 pub use path::{Path, Seg};
+pub use splice_run::{Splice, SpliceRun};
 pub use tx::Tx;
 pub use value::Value;
 pub use view::{DocView, Kind};

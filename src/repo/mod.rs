@@ -489,6 +489,12 @@ impl Repo {
             .add(doc.cloned(), false, Box::new(callback))
     }
 
+    /// Whether a subscription (from [`subscribe`](Self::subscribe) or [`watch`](Self::watch))
+    /// hears of changes to `doc`.
+    pub fn is_watched(&self, doc: &DocId) -> bool {
+        self.subscribers.any(doc)
+    }
+
     /// Cancels a subscription. Returns whether it existed.
     pub fn unsubscribe(&mut self, id: SubscriptionId) -> bool {
         self.subscribers.remove(id)

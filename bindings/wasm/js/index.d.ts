@@ -14,10 +14,15 @@ export interface Conflict {
   readonly values: Scalar[];
 }
 
-/** Proof that a local change was made; `offset` is its place in this replica's log once committed. */
+/**
+ * Proof that a local change was made; `offset` is its place in this replica's log once
+ * committed. Under group commit, typing gathered into one change (see the README) shares that
+ * change's `seq`, and its `hash` is `null` until the change is made: at the next read, write,
+ * sync or flush, or when its batch is due.
+ */
 export interface Receipt {
   readonly doc: string;
-  readonly hash: string;
+  readonly hash: string | null;
   readonly seq: number;
   readonly offset: number | null;
 }
@@ -58,6 +63,7 @@ export interface OpenOptions {
    * cheaper per change; or `{ maxChanges, maxDelayMs }`. Under group commit a receipt's
    * `offset` is `null` until its batch commits: a timer commits a batch once its oldest change
    * has waited `maxDelayMs`, and `flush()` commits at once and returns the receipts.
+   * Consecutive changes that only splice one text (typing) are gathered into one change.
    */
   durability?: 'immediate' | 'group' | { maxChanges?: number; maxDelayMs?: number };
   /**

@@ -206,19 +206,24 @@ pub fn frames(fs: Vec<Vec<u8>>) -> Array {
 
 /// A receipt as `{ doc, hash, seq, offset }` (`offset` is `null` while a group commit waits).
 pub fn receipt(r: &Receipt) -> JsValue {
+    receipt_object(r.doc.as_ref(), Some(&r.hash.to_string()), r.seq, r.offset).into()
+}
+
+/// A receipt as JS sees it: `{ doc, hash, seq, offset }`, `hash` and `offset` `null` when not
+/// known yet.
+pub fn receipt_object(doc: &str, hash: Option<&str>, seq: u64, offset: Option<u64>) -> Object {
     let obj = Object::new();
-    let offset = r
-        .offset
-        .map_or(JsValue::NULL, |o| JsValue::from_f64(o as f64));
+    let hash = hash.map_or(JsValue::NULL, JsValue::from_str);
+    let offset = offset.map_or(JsValue::NULL, |o| JsValue::from_f64(o as f64));
     for (k, v) in [
-        ("doc", JsValue::from_str(r.doc.as_ref())),
-        ("hash", JsValue::from_str(&r.hash.to_string())),
-        ("seq", JsValue::from_f64(r.seq as f64)),
+        ("doc", JsValue::from_str(doc)),
+        ("hash", hash),
+        ("seq", JsValue::from_f64(seq as f64)),
         ("offset", offset),
     ] {
         let _ = Reflect::set(&obj, &k.into(), &v);
     }
-    obj.into()
+    obj
 }
 
 /// A receipt back from JS.

@@ -17,6 +17,7 @@
 
 mod convert;
 pub mod error;
+mod gathering;
 pub mod handles;
 pub mod repo;
 pub mod session;

@@ -7,16 +7,17 @@ use std::sync::{Arc, Mutex};
 
 use js_sys::{Array, Function, Uint8Array};
 use polyarch::sync::Interest;
-use polyarch::{DocEvent, Durability, RepoConfig, SubscriptionId, TextUnits};
+use polyarch::{DocEvent, DocId, Durability, Path, RepoConfig, SubscriptionId, TextUnits};
 use wasm_bindgen::prelude::*;
 
 use crate::convert;
 use crate::error::{self, BindingError};
+use crate::gathering::{self, Gathering, Held};
 use crate::handles::{
     CounterHandle, ListHandle, MapHandle, RegisterHandle, SetHandle, Target, TextHandle,
 };
 use crate::storage::{self, Storage};
-use crate::transaction::Transaction;
+use crate::transaction::{Op, Transaction};
 
 #[wasm_bindgen]
 extern "C" {
@@ -39,6 +40,11 @@ pub(crate) struct Shared {
     me: Weak<Shared>,
     /// Whether a timer is set to commit the changes waiting for their group.
     flush_timer: Cell<bool>,
+    /// Text splices held back under group commit (see [`gathering`](crate::gathering)).
+    held: RefCell<Held>,
+    /// A text known to hold only characters one UTF-16 unit wide, so that gathering its
+    /// splices needs no read of it. Forgotten at every use of the replica but gathering's own.
+    narrow: RefCell<Option<(DocId, Path)>>,
 }
 
 impl Shared {
@@ -53,12 +59,160 @@ impl Shared {
                 .try_borrow_mut()
                 .map_err(|_| JsValue::from(BindingError::RepoBusy))?;
             let repo = guard.as_mut().ok_or(BindingError::Closed)?;
-            let result = f(repo);
+            self.narrow.take();
+            let result = self.make_held(repo).and_then(|()| f(repo));
             self.arm_flush_timer(repo);
             result
         };
         self.dispatch();
         result
+    }
+
+    /// One atomic change of recorded `ops`; returns its receipt (or `null` if it changed
+    /// nothing). Under group commit, a change that only splices one text may be gathered with
+    /// the ones before it (see [`gathering`](crate::gathering)).
+    pub(crate) fn change(&self, doc: DocId, ops: Vec<Op>) -> Result<JsValue, JsValue> {
+        let splices = gathering::text_splices(&ops);
+        if let Some((path, splices)) = &splices
+            && let Some(receipt) = self.gather(&doc, path, splices)?
+        {
+            return Ok(receipt);
+        }
+        let narrow_kept = match (&splices, &*self.narrow.borrow()) {
+            (Some((path, splices)), Some((d, p))) => {
+                *d == doc && p == *path && splices.iter().all(|s| gathering::narrow(s.2))
+            }
+            _ => false,
+        };
+        let splice_path = splices.map(|(path, _)| path.clone());
+        let made = self.with(|r| {
+            let done = r
+                .change(&doc, |t| ops.iter().try_for_each(|op| op.apply(t)))
+                .map_err(error::core)?;
+            let Some(receipt) = done.receipt else {
+                return Ok(JsValue::NULL);
+            };
+            if let Some(path) = splice_path
+                && gathering::limits(r.config().durability).is_some()
+                && !r.is_watched(&doc)
+            {
+                *self.held.borrow_mut() = Held::Armed {
+                    doc: doc.clone(),
+                    path,
+                    seq: receipt.seq + 1,
+                };
+            }
+            Ok(convert::receipt(&receipt))
+        });
+        if narrow_kept && made.is_ok() {
+            *self.narrow.borrow_mut() = splice_path_of(&ops).map(|p| (doc, p));
+        }
+        made
+    }
+
+    /// Gathers a transaction's splices of the text at `path` when it can: returns its receipt,
+    /// or `None` to make the change as usual.
+    fn gather(
+        &self,
+        doc: &DocId,
+        path: &Path,
+        splices: &[gathering::SpliceArgs<'_>],
+    ) -> Result<Option<JsValue>, JsValue> {
+        let mut held = self.held.borrow_mut();
+        let receipt = match &mut *held {
+            Held::Gathering(g) if g.continues(doc, path) => {
+                if !g.run.push(splices) {
+                    return Ok(None);
+                }
+                let receipt = g.receipt();
+                let due = g.due();
+                drop(held);
+                if due {
+                    // Only the gathered splices are made: the text stays narrow.
+                    let narrow = self.narrow.take();
+                    self.with(|r| r.flush().map(drop).map_err(error::core))?;
+                    *self.narrow.borrow_mut() = narrow;
+                }
+                return Ok(Some(receipt));
+            }
+            Held::Armed {
+                doc: d, path: p, ..
+            } if d == doc && p == path => {
+                let Held::Armed { doc, path, seq } = std::mem::take(&mut *held) else {
+                    return Ok(None);
+                };
+                drop(held);
+                // Read the text only when not known to be narrow: its length is enough then.
+                let known = self.narrow.take().filter(|(d, p)| *d == doc && *p == path);
+                let (len, limits) = self.with(|r| {
+                    let len = r.view(&doc, |v| match known {
+                        Some(_) => v.text(&path).len().map(Some),
+                        None => v
+                            .text(&path)
+                            .to_string()
+                            .map(|t| gathering::narrow(&t).then(|| t.encode_utf16().count())),
+                    });
+                    let len = len
+                        .map_err(error::core)?
+                        .map_err(|e| error::core(e.into()))?;
+                    Ok((len, gathering::limits(r.config().durability)))
+                })?;
+                let (Some(len), Some(limits)) = (len, limits) else {
+                    return Ok(None);
+                };
+                *self.narrow.borrow_mut() = Some((doc.clone(), path.clone()));
+                let Some(mut g) = Gathering::start((doc, path, seq), len, splices, limits) else {
+                    return Ok(None);
+                };
+                let receipt = g.receipt();
+                let delay = limits.1;
+                *self.held.borrow_mut() = Held::Gathering(g);
+                self.arm_gather_timer(delay);
+                receipt
+            }
+            _ => return Ok(None),
+        };
+        Ok(Some(receipt))
+    }
+
+    /// Makes the change of the splices gathered, if any, and commits its group if due. Any
+    /// other use of the replica comes after it.
+    fn make_held(&self, repo: &mut polyarch::Repo) -> Result<(), JsValue> {
+        let Held::Gathering(g) = std::mem::take(&mut *self.held.borrow_mut()) else {
+            return Ok(());
+        };
+        let done = repo
+            .change(&g.doc, |t| {
+                let mut text = t.text(&g.path);
+                g.run
+                    .splices()
+                    .iter()
+                    .try_for_each(|s| text.splice(s.pos, s.delete, &s.insert))
+            })
+            .map_err(error::core)?;
+        let made = done
+            .receipt
+            .ok_or_else(|| error::invalid("gathered splices that change the text"))?;
+        let committed = match g.due() {
+            true => repo.flush().map_err(error::core)?,
+            false => Vec::new(),
+        };
+        g.complete(&made, committed.iter().find(|c| c.hash == made.hash));
+        Ok(())
+    }
+
+    /// Sets a timer that commits a gathering's group when its first transaction has waited
+    /// the group's delay (once per gathering).
+    fn arm_gather_timer(&self, delay_ms: f64) {
+        let weak = self.me.clone();
+        let fire = Closure::once_into_js(move || {
+            let Some(shared) = weak.upgrade() else { return };
+            let flushed = shared.with(|r| r.flush().map(drop).map_err(error::core));
+            if let Err(e) = flushed {
+                shared.report(&e);
+            }
+        });
+        set_timeout(&fire, delay_ms);
     }
 
     /// Under group commit, sets a timer (once) that commits the changes waiting for their group
@@ -80,13 +234,7 @@ impl Shared {
                 shared.report(&e);
             }
         });
-        let set_timeout = js_sys::Reflect::get(&js_sys::global(), &"setTimeout".into())
-            .ok()
-            .and_then(|f| f.dyn_into::<Function>().ok());
-        let delay = JsValue::from_f64(max_delay.as_millis() as f64);
-        if let Some(set_timeout) = set_timeout
-            && set_timeout.call2(&JsValue::NULL, &fire, &delay).is_ok()
-        {
+        if set_timeout(&fire, max_delay.as_millis() as f64) {
             self.flush_timer.set(true);
         }
     }
@@ -126,6 +274,22 @@ impl Shared {
     }
 }
 
+/// The text path of `ops` when they only splice one text.
+fn splice_path_of(ops: &[Op]) -> Option<Path> {
+    gathering::text_splices(ops).map(|(path, _)| path.clone())
+}
+
+/// Calls `f` after `delay_ms` with the host's `setTimeout`; returns whether it was set.
+fn set_timeout(f: &JsValue, delay_ms: f64) -> bool {
+    let set_timeout = js_sys::Reflect::get(&js_sys::global(), &"setTimeout".into())
+        .ok()
+        .and_then(|f| f.dyn_into::<Function>().ok());
+    set_timeout.is_some_and(|set| {
+        set.call2(&JsValue::NULL, f, &JsValue::from_f64(delay_ms))
+            .is_ok()
+    })
+}
+
 /// One device's replica of a set of documents.
 ///
 /// ```js
@@ -156,6 +320,8 @@ impl Repo {
     /// or 10 ms), or `{ maxChanges, maxDelayMs }`. Under group commit a change's receipt has
     /// `offset: null` until its batch commits; a timer commits a batch whose oldest change has
     /// waited `maxDelayMs`, and `flush()` commits at once and returns the receipts.
+    /// Consecutive changes that only splice one text are gathered into one change (see
+    /// [`gathering`](crate::gathering)).
     pub async fn open(options: JsValue) -> Result<Repo, JsValue> {
         let name = convert::prop(&options, "name")
             .map(|n| {
@@ -196,6 +362,8 @@ impl Repo {
                 on_error,
                 me: me.clone(),
                 flush_timer: Cell::new(false),
+                held: RefCell::default(),
+                narrow: RefCell::default(),
             }),
         })
     }
@@ -266,15 +434,7 @@ impl Repo {
         let id = convert::doc_id(doc)?;
         let tx = Transaction::new();
         callback.call1(&JsValue::NULL, &JsValue::from(tx.clone()))?;
-        let ops = tx.finish();
-        self.shared.with(|r| {
-            let done = r.change(id, |t| ops.iter().try_for_each(|op| op.apply(t)));
-            let done = done.map_err(error::core)?;
-            Ok(done
-                .receipt
-                .as_ref()
-                .map_or(JsValue::NULL, convert::receipt))
-        })
+        self.shared.change(id, tx.finish())
     }
 
     /// The document as plain JS objects (text as strings, counters as numbers, sets as arrays).
@@ -406,8 +566,9 @@ impl Repo {
     /// How far a change has travelled: `{ onDisk, ackedBy: string[] }`.
     #[wasm_bindgen(js_name = receiptStatus)]
     pub fn receipt_status(&self, receipt: JsValue) -> Result<JsValue, JsValue> {
-        let receipt = convert::receipt_from(&receipt)?;
+        // Inside `with`: a gathered change is made first, completing its receipts.
         self.shared.with(|r| {
+            let receipt = convert::receipt_from(&receipt)?;
             let status = r.receipt_status(&receipt).map_err(error::core)?;
             let acked: Vec<String> = status.acked_by.iter().map(|d| d.to_string()).collect();
             let obj = js_sys::Object::new();
@@ -476,6 +637,7 @@ impl Repo {
     /// Closes the replica (committing waiting changes and compacting long histories first, as
     /// `maintain` does). Every later call throws `CLOSED`.
     pub fn close(&self) -> Result<(), JsValue> {
+        self.shared.with(|_| Ok(()))?;
         let repo = self
             .shared
             .repo

@@ -16,6 +16,7 @@ mod paths;
 mod registers;
 mod replication;
 mod sets;
+mod splice_runs;
 mod text;
 mod timing;
 

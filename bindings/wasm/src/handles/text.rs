@@ -3,6 +3,7 @@
 use wasm_bindgen::prelude::*;
 
 use super::{Target, index};
+use crate::transaction::Op;
 
 /// Collaborative text. Positions count UTF-16 code units, like JavaScript strings.
 #[wasm_bindgen]
@@ -33,8 +34,8 @@ impl TextHandle {
     /// Deletes `del` code units at `pos` and inserts `insert` there; returns the receipt.
     pub fn splice(&self, pos: f64, del: f64, insert: &str) -> Result<JsValue, JsValue> {
         let (pos, del) = (index(pos)?, index(del)?);
-        self.target
-            .write(|tx, p| tx.text(p).splice(pos, del, insert))
+        let op = Op::Splice(self.target.path.clone(), pos, del, insert.to_owned());
+        self.target.shared.change(self.target.doc.clone(), vec![op])
     }
 
     /// Makes the text equal `text` with the smallest edit; returns the receipt.

@@ -6,10 +6,17 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Repo, isPolyarchError } from 'polyarch';
 
+// Each change also counts the keystroke: changes that only splice one text would be gathered
+// into one change under group commit (gathering.test.mjs), and these tests count changes.
 const type = (repo, from, n) => {
   const receipts = [];
   for (let i = 0; i < n; i++) {
-    receipts.push(repo.change('notes', (tx) => tx.splice('body', from + i, 0, 'x')));
+    receipts.push(
+      repo.change('notes', (tx) => {
+        tx.splice('body', from + i, 0, 'x');
+        tx.increment('keystrokes', 1);
+      }),
+    );
   }
   return receipts;
 };
