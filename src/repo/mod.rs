@@ -533,7 +533,8 @@ impl Repo {
     }
 
     /// Commits waiting changes and compacts every loaded document with a long history: at
-    /// least [`LONG_HISTORY`](Self::LONG_HISTORY) logged changes, whose bytes outweigh its
+    /// least [`LONG_HISTORY`](Self::LONG_HISTORY) logged changes, or
+    /// [`LONG_HISTORY_BYTES`](Self::LONG_HISTORY_BYTES) of them, whose bytes outweigh its
     /// snapshot. Returns how many documents it compacted. Call it when idle and before closing
     /// ([`close`](Self::close) does).
     ///
@@ -563,6 +564,11 @@ impl Repo {
     /// The fewest logged changes that make a document's history long enough to compact.
     pub const LONG_HISTORY: u64 = 1_000;
 
+    /// The fewest bytes of logged changes that make a document's history long enough to
+    /// compact, however few the changes: a few large ones (an import, typing gathered under
+    /// group commit in the npm package) cost as much to replay as many small ones.
+    pub const LONG_HISTORY_BYTES: u64 = 64 * 1024;
+
     /// Compacts the documents with a long history (see [`maintain`](Self::maintain)), those
     /// not loaded too if `unloaded_too` (each loaded for it, then dropped). Returns how many.
     /// With `skip_failed`, a document whose compaction fails is left as it is and the others
@@ -574,7 +580,10 @@ impl Repo {
     ) -> Result<usize, Error> {
         let mut compacted = 0;
         // Collected first: compacting takes the store again.
-        let histories = self.commits.store().long_histories(Self::LONG_HISTORY)?;
+        let histories = self
+            .commits
+            .store()
+            .long_histories(Self::LONG_HISTORY, Self::LONG_HISTORY_BYTES)?;
         for history in histories {
             let loaded = self.docs.contains_key(&history.doc);
             if history.logged_bytes <= history.snapshot_bytes || !(loaded || unloaded_too) {

@@ -231,21 +231,26 @@ impl Store {
         ))
     }
 
-    /// Documents with at least `min_changes` logged (not compacted) changes, with the size
-    /// of their log and of their snapshot, sorted by id. One pass over the log.
-    pub fn long_histories(&self, min_changes: u64) -> Result<Vec<HistorySize>, StoreError> {
+    /// Documents with at least `min_changes` logged (not compacted) changes, or at least
+    /// `min_bytes` of them, with the size of their log and of their snapshot, sorted by id. One
+    /// pass over the log.
+    pub fn long_histories(
+        &self,
+        min_changes: u64,
+        min_bytes: u64,
+    ) -> Result<Vec<HistorySize>, StoreError> {
         const OP: &str = "measuring documents' logs";
         let mut stmt = self
             .conn
             .prepare_cached(
                 "SELECT d.id, l.n, l.bytes, coalesce(length(d.snapshot), 0)
                  FROM (SELECT doc, count(*) AS n, sum(length(bytes)) AS bytes FROM log
-                       GROUP BY doc HAVING count(*) >= ?1) l
+                       GROUP BY doc HAVING count(*) >= ?1 OR sum(length(bytes)) >= ?2) l
                  JOIN docs d ON d.key = l.doc
                  ORDER BY d.id",
             )
             .ctx(OP)?;
-        let mut rows = stmt.query([bound(min_changes)]).ctx(OP)?;
+        let mut rows = stmt.query([bound(min_changes), bound(min_bytes)]).ctx(OP)?;
         let mut out = Vec::new();
         while let Some(row) = rows.next().ctx(OP)? {
             out.push(HistorySize {

@@ -400,7 +400,7 @@ fn long_histories_are_measured_in_one_pass() {
     let b: Vec<Fake> = (1..=2).map(|seq| Fake::new("b", 2, seq, 7)).collect();
     append(&mut store, &a);
     append(&mut store, &b);
-    let all = store.long_histories(0).unwrap();
+    let all = store.long_histories(0, 0).unwrap();
     let sizes: Vec<_> = all
         .iter()
         .map(|h| {
@@ -414,14 +414,19 @@ fn long_histories_are_measured_in_one_pass() {
         .collect();
     assert_eq!(sizes, [("a", 4, 40, 0), ("b", 2, 14, 0)]);
     assert_eq!(
-        store.long_histories(3).unwrap().len(),
+        store.long_histories(3, u64::MAX).unwrap().len(),
         1,
         "only a has 3 or more"
+    );
+    assert_eq!(
+        store.long_histories(u64::MAX, 30).unwrap().len(),
+        1,
+        "only a has 30 bytes or more"
     );
 
     let vv: VersionVector = [(actor(1), 3)].into_iter().collect();
     store.compact(&doc("a"), b"snapshot", &vv, 3).unwrap();
-    let a = &store.long_histories(0).unwrap()[0];
+    let a = &store.long_histories(0, 0).unwrap()[0];
     assert_eq!(
         (a.logged_changes, a.logged_bytes, a.snapshot_bytes),
         (1, 10, 8)

@@ -343,6 +343,30 @@ fn maintain_compacts_loaded_long_histories_and_says_how_many() {
 }
 
 #[test]
+fn a_few_large_changes_make_a_long_history_too() {
+    let mut repo = Repo::in_memory(grouped()).expect("repo");
+    // Ten pastes of 10,000 characters: far fewer changes than LONG_HISTORY, but more bytes
+    // than LONG_HISTORY_BYTES.
+    for i in 0..10 {
+        let paste: String = (0..10_000)
+            .map(|k| char::from(b'a' + ((i + k) % 26) as u8))
+            .collect();
+        repo.change("import", |tx| tx.text("body").splice(0, 0, &paste))
+            .expect("paste");
+    }
+    repo.change("small", |tx| tx.text("body").splice(0, 0, "a few words"))
+        .expect("small doc");
+    repo.flush().expect("flush");
+    let logged = repo.doc_status("import").expect("status").logged_bytes;
+    assert!(logged >= Repo::LONG_HISTORY_BYTES, "{logged} bytes logged");
+    let text = repo.to_json("import").expect("json");
+    assert_eq!(repo.maintain().expect("maintain"), 1, "only the import");
+    assert_eq!(repo.doc_status("import").expect("status").logged_changes, 0);
+    assert_eq!(repo.doc_status("small").expect("status").logged_changes, 1);
+    assert_eq!(repo.to_json("import").expect("json"), text);
+}
+
+#[test]
 fn a_document_too_damaged_to_compact_does_not_stop_an_export() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (path, expected) = typed_file_replica(&dir, |origin| {
