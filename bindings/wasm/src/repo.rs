@@ -206,7 +206,9 @@ impl Shared {
     fn arm_gather_timer(&self, delay_ms: f64) {
         let weak = self.me.clone();
         let fire = Closure::once_into_js(move || {
-            let Some(shared) = weak.upgrade() else { return };
+            let Some(shared) = weak.upgrade().filter(|s| !s.is_closed()) else {
+                return;
+            };
             let flushed = shared.with(|r| r.flush().map(drop).map_err(error::core));
             if let Err(e) = flushed {
                 shared.report(&e);
@@ -227,7 +229,9 @@ impl Shared {
         }
         let weak = self.me.clone();
         let fire = Closure::once_into_js(move || {
-            let Some(shared) = weak.upgrade() else { return };
+            let Some(shared) = weak.upgrade().filter(|s| !s.is_closed()) else {
+                return;
+            };
             shared.flush_timer.set(false);
             let flushed = shared.with(|r| r.flush_due().map(drop).map_err(error::core));
             if let Err(e) = flushed {
@@ -260,6 +264,12 @@ impl Shared {
                 }
             }
         }
+    }
+
+    /// Whether the replica was closed (a timer set before then has nothing left to commit:
+    /// `close` committed it).
+    fn is_closed(&self) -> bool {
+        self.repo.try_borrow().is_ok_and(|r| r.is_none())
     }
 
     /// Reports an error thrown by a listener: to `onError` if given, else `console.error`.

@@ -104,6 +104,18 @@ test('watched documents, wide characters and other writes are not gathered', asy
   assert.equal(repo.text('wide', 'body').toString(), '😀ab');
 });
 
+test('closing right after typing: the timers set before stay quiet', async () => {
+  const reported = [];
+  const repo = await Repo.open({ name: 'closing', durability: { maxChanges: 1_000, maxDelayMs: 5 }, onError: (e) => reported.push(e) });
+  type(repo, 'bye');
+  const image = repo.exportImage();
+  type(repo, '!', 3);
+  repo.close();
+  await sleep(50); // past both timers
+  assert.deepEqual(reported, []);
+  assert.equal((await Repo.open({ image })).text('notes', 'body').toString(), 'bye');
+});
+
 test('gathered keystrokes reach another replica', async () => {
   const a = await Repo.open({ name: 'a', durability: LONG });
   const b = await Repo.open({ name: 'b' });
