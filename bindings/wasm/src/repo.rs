@@ -330,8 +330,8 @@ impl Repo {
     /// or 10 ms), or `{ maxChanges, maxDelayMs }`. Under group commit a change's receipt has
     /// `offset: null` until its batch commits; a timer commits a batch whose oldest change has
     /// waited `maxDelayMs`, and `flush()` commits at once and returns the receipts.
-    /// Consecutive changes that only splice one text are gathered into one change (see
-    /// [`gathering`](crate::gathering)).
+    /// Consecutive changes that only splice one text are gathered into one change (see the
+    /// package README, "Typing is gathered into one change").
     pub async fn open(options: JsValue) -> Result<Repo, JsValue> {
         let name = convert::prop(&options, "name")
             .map(|n| {
