@@ -12,8 +12,10 @@
 //!
 //! The simulated device is light on purpose (no replica): it sends pre-made automerge changes
 //! (one character spliced into a text and a counter set, as a typist's change) as protocol
-//! frames, acknowledges every stretch it receives, as the real client's session does, and
-//! decodes what it receives. What the relay sees is real protocol traffic with real changes,
+//! frames and decodes what it receives. It keeps a log and sends what the real client's session
+//! sends (see `DeviceLog`): its changes in stretches of its log, the stretches that hold only
+//! what the relay sent it, and acknowledgements, which wait up to `ClientConfig::ack_delay` to
+//! travel with a change of its own (`POLYARCH_BENCH_ACK_DELAY_MS` overrides the delay). What the relay sees is real protocol traffic with real changes,
 //! which it validates, stores and fans out as usual.
 //!
 //! Run: `cargo bench --features relay --bench relay_load`. See `benches/README.md` for the
@@ -330,6 +332,126 @@ struct Tally {
     sent_in_window: AtomicU64,
     /// How late sends were against their schedule (µs), in the window.
     lags: Mutex<Vec<u32>>,
+    /// Frames the devices sent in the window: all of them, and the acknowledgements among them.
+    frames_out: AtomicU64,
+    acks_out: AtomicU64,
+    /// Writes (system calls) the devices made in the window.
+    writes_out: AtomicU64,
+    /// Frames the devices received in the window.
+    frames_in: AtomicU64,
+}
+
+/// A simulated device's log and what its session owes the relay, as a real client's
+/// [`Session`](polyarch::sync::Session) keeps them: every change it stores, its own or
+/// received, takes the next offset of its log; it streams its log to the relay in stretches,
+/// leaving out what came from the relay; and it acknowledges the relay's log. Under an
+/// acknowledgement delay (`ClientConfig::ack_delay`) the acknowledgement and a stretch holding
+/// nothing for the relay wait up to the delay for a change of the device's own to travel with.
+struct DeviceLog {
+    head: u64,
+    /// How far the stretches sent reach.
+    through: u64,
+    /// The relay's log offset to acknowledge.
+    ack: Option<u64>,
+    /// When what waits must go.
+    due: Option<tokio::time::Instant>,
+    delay: Duration,
+}
+
+impl DeviceLog {
+    /// The relay's frame brought `n` changes completing its log through `to`; returns the
+    /// frames to send now.
+    fn received(&mut self, n: u64, to: u64) -> Vec<Message> {
+        if n == 0 {
+            return Vec::new(); // Nothing stored: no acknowledgement, and our log did not grow.
+        }
+        self.head += n;
+        self.ack = Some(to);
+        if self.delay.is_zero() {
+            return self.settle();
+        }
+        self.due
+            .get_or_insert_with(|| tokio::time::Instant::now() + self.delay);
+        Vec::new()
+    }
+
+    /// The device's own change `c`: its frame, and whatever waits, to send together.
+    fn own(&mut self, mut c: WireChange) -> Vec<Message> {
+        self.head += 1;
+        c.offset = self.head;
+        let mut out = vec![Message::Changes {
+            changes: vec![c],
+            stretch: Some(Stretch {
+                from: self.through,
+                to: self.head,
+            }),
+        }];
+        self.through = self.head;
+        out.extend(self.settle());
+        out
+    }
+
+    /// What waits (a stretch holding nothing for the relay, an acknowledgement), sent now.
+    fn settle(&mut self) -> Vec<Message> {
+        self.due = None;
+        let mut out = Vec::new();
+        if self.head > self.through {
+            out.push(Message::Changes {
+                changes: Vec::new(),
+                stretch: Some(Stretch {
+                    from: self.through,
+                    to: self.head,
+                }),
+            });
+            self.through = self.head;
+        }
+        if let Some(upto) = self.ack.take() {
+            out.push(Message::Ack { upto });
+        }
+        out
+    }
+}
+
+/// Sends `msgs` in one write; false if the connection is gone.
+async fn send_together(
+    tx: &mut futures_util::stream::SplitSink<Socket, Ws>,
+    msgs: Vec<Message>,
+    clock: &Clock,
+    tally: &Tally,
+) -> bool {
+    let n = msgs.len();
+    if n == 0 {
+        return true;
+    }
+    if clock.in_window(clock.now()) {
+        let acks = msgs
+            .iter()
+            .filter(|m| matches!(m, Message::Ack { .. }))
+            .count();
+        tally.frames_out.fetch_add(n as u64, Ordering::Relaxed);
+        tally.acks_out.fetch_add(acks as u64, Ordering::Relaxed);
+        tally.writes_out.fetch_add(1, Ordering::Relaxed);
+    }
+    for (i, m) in msgs.into_iter().enumerate() {
+        let frame = Ws::binary(wire::encode(&m));
+        let sent = if i + 1 == n {
+            tx.send(frame).await
+        } else {
+            tx.feed(frame).await
+        };
+        if sent.is_err() {
+            return false;
+        }
+    }
+    true
+}
+
+/// How long a simulated device's acknowledgement waits (`POLYARCH_BENCH_ACK_DELAY_MS`; the
+/// client's default otherwise).
+fn ack_delay() -> Duration {
+    env_str("POLYARCH_BENCH_ACK_DELAY_MS")
+        .and_then(|s| s.trim().parse().ok())
+        .map_or(polyarch::net::DEFAULT_ACK_DELAY, Duration::from_millis)
 }
 
 /// Connects one device following `doc` and opens the exchange (hello, empty summary).
@@ -403,9 +525,11 @@ async fn device(
     clock: Clock,
     phase: Duration,
     tally: Arc<Tally>,
+    delay: Duration,
 ) {
     let (mut tx, mut rx) = ws.split();
-    let (ack_tx, mut ack_rx) = tokio::sync::mpsc::unbounded_channel::<u64>();
+    // What each frame from the relay brought: how many changes, and the stretch's end.
+    let (ack_tx, mut ack_rx) = tokio::sync::mpsc::unbounded_channel::<(u64, u64)>();
     let reader = {
         let sent = sent.clone();
         let tally = tally.clone();
@@ -423,6 +547,10 @@ async fn device(
                     continue;
                 };
                 let now = clock.now();
+                if clock.in_window(now) {
+                    tally.frames_in.fetch_add(1, Ordering::Relaxed);
+                }
+                let n = changes.len() as u64;
                 for c in changes {
                     let from = c.actor.to_bytes().first().map_or(0, |b| *b as usize - 1);
                     if let Some(at) = sent.slot(from, c.seq) {
@@ -433,7 +561,7 @@ async fn device(
                     }
                 }
                 if let Some(s) = stretch {
-                    let _ = ack_tx.send(s.to);
+                    let _ = ack_tx.send((n, s.to));
                 }
             }
             tally.latencies.lock().unwrap().extend(mine);
@@ -444,7 +572,15 @@ async fn device(
     let mut next = start + phase;
     let mut seq = 0usize;
     let mut lags = Vec::new();
+    let mut log = DeviceLog {
+        head: 0,
+        through: 0,
+        ack: None,
+        due: None,
+        delay,
+    };
     loop {
+        let due = log.due;
         tokio::select! {
             _ = tokio::time::sleep_until(next) => {
                 let now = clock.now();
@@ -453,11 +589,6 @@ async fn device(
                 }
                 let mut c = changes[slot][seq].clone();
                 c.doc = doc.clone();
-                let msg = Message::Changes {
-                    changes: vec![c],
-                    stretch: Some(Stretch { from: seq as u64, to: seq as u64 + 1 }),
-                };
-                let frame = wire::encode(&msg);
                 if let Some(at) = sent.slot(slot, seq as u64 + 1) {
                     at.store(now.max(1), Ordering::Relaxed);
                 }
@@ -467,14 +598,17 @@ async fn device(
                     let scheduled = next.duration_since(start).as_micros() as u64;
                     lags.push(now.saturating_sub(scheduled).min(u32::MAX as u64) as u32);
                 }
-                if tx.send(Ws::binary(frame)).await.is_err() {
+                if !send_together(&mut tx, log.own(c), &clock, &tally).await {
                     break;
                 }
                 seq += 1;
                 next += period;
             }
-            Some(upto) = ack_rx.recv() => {
-                let _ = tx.send(Ws::binary(wire::encode(&Message::Ack { upto }))).await;
+            Some((n, to)) = ack_rx.recv() => {
+                let _ = send_together(&mut tx, log.received(n, to), &clock, &tally).await;
+            }
+            _ = tokio::time::sleep_until(due.unwrap_or(next)), if due.is_some() => {
+                let _ = send_together(&mut tx, log.settle(), &clock, &tally).await;
             }
         }
     }
@@ -483,10 +617,14 @@ async fn device(
     let drain_until =
         tokio::time::Instant::from_std(clock.start) + Duration::from_micros(clock.stop) + DRAIN;
     loop {
+        let due = log.due;
         tokio::select! {
             _ = tokio::time::sleep_until(drain_until) => break,
-            Some(upto) = ack_rx.recv() => {
-                let _ = tx.send(Ws::binary(wire::encode(&Message::Ack { upto }))).await;
+            Some((n, to)) = ack_rx.recv() => {
+                let _ = send_together(&mut tx, log.received(n, to), &clock, &tally).await;
+            }
+            _ = tokio::time::sleep_until(due.unwrap_or(drain_until)), if due.is_some() => {
+                let _ = send_together(&mut tx, log.settle(), &clock, &tally).await;
             }
         }
     }
@@ -526,6 +664,7 @@ fn run_size(rt: &tokio::runtime::Runtime, docs: usize, s: &Settings) -> Value {
         .map(|d| DocId::new(format!("bench/{d}")).unwrap())
         .collect();
     let tally = Arc::new(Tally::default());
+    let delay = ack_delay();
     let connect_started = Instant::now();
     let sockets = rt.block_on(connect_all(relay.port, &doc_ids, DEVICES_PER_DOC));
     let connect_secs = connect_started.elapsed().as_secs_f64();
@@ -558,6 +697,7 @@ fn run_size(rt: &tokio::runtime::Runtime, docs: usize, s: &Settings) -> Value {
                     clock,
                     phase,
                     tally.clone(),
+                    delay,
                 )));
             }
         }
@@ -599,6 +739,11 @@ fn run_size(rt: &tokio::runtime::Runtime, docs: usize, s: &Settings) -> Value {
         "server_cpu_percent": (usage[1].0 - usage[0].0) / measured * 100.0,
         "server_rss_mib": usage[1].1 as f64 / 1024.0,
         "generator_cpu_percent": (usage[1].2 - usage[0].2) / measured * 100.0,
+        "device_ack_delay_ms": delay.as_millis() as u64,
+        "device_frames_out_per_s": tally.frames_out.load(Ordering::Relaxed) as f64 / measured,
+        "device_acks_out_per_s": tally.acks_out.load(Ordering::Relaxed) as f64 / measured,
+        "device_writes_out_per_s": tally.writes_out.load(Ordering::Relaxed) as f64 / measured,
+        "device_frames_in_per_s": tally.frames_in.load(Ordering::Relaxed) as f64 / measured,
         "loadavg_1m": [usage[0].3, usage[1].3],
     });
     println!("relay_load polyarch: {row}");

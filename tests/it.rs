@@ -8,6 +8,8 @@
 #[path = "it/support/mod.rs"]
 mod support;
 
+#[path = "it/acknowledgements_wait_for_a_frame.rs"]
+mod acknowledgements_wait_for_a_frame;
 #[cfg(feature = "cli")]
 #[path = "it/cli.rs"]
 mod cli;

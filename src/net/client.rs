@@ -320,6 +320,7 @@ impl Task {
             access: Access::full(),
             limits,
             frame_bytes: 256 << 10,
+            ack_delay: self.config.ack_delay,
         });
         let initial = {
             let mut repo = self

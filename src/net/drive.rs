@@ -94,6 +94,10 @@ where
     let never = Notify::new();
     let kill = hooks.kill.unwrap_or(&never);
     loop {
+        // An acknowledgement waiting to travel with a frame of ours goes on its own by then.
+        let due = session
+            .due_ms()
+            .map(|at| Duration::from_millis(at.saturating_sub(Repo::now_ms())));
         let step: Result<Vec<Vec<u8>>, Ended> = tokio::select! {
             _ = hooks.stop.changed() => {
                 let _ = ws.send(WsMessage::Close(None)).await;
@@ -162,6 +166,7 @@ where
                 Some(Err(e)) => Err(lost(e)),
             },
             _ = changed.changed() => poll(session, shared),
+            _ = tokio::time::sleep(due.unwrap_or_default()), if due.is_some() => poll(session, shared),
             _ = ticker.tick() => {
                 if let Ok(mut repo) = shared.repo.lock() {
                     let _ = repo.flush_due();
@@ -174,6 +179,11 @@ where
         };
         match step {
             Ok(frames) => {
+                // A poll may settle acknowledgements too (a stretch holding nothing for the
+                // other side counts as acknowledged once what precedes it is).
+                if let Some(end) = handle_events(session, &hooks) {
+                    return end;
+                }
                 if let Err(e) = send_all(ws, frames).await {
                     return lost(e);
                 }

@@ -65,6 +65,11 @@ pub enum ClientState {
     Offline,
 }
 
+/// [`ClientConfig::ack_delay`]'s default. Someone typing makes a change every 150 to 200 ms,
+/// so while they type, the acknowledgement of what the others typed travels with their own
+/// next change; a device that only reads acknowledges 5 times a second, whatever it receives.
+pub const DEFAULT_ACK_DELAY: Duration = Duration::from_millis(200);
+
 /// How a [`SyncClient`] connects.
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
@@ -91,6 +96,12 @@ pub struct ClientConfig {
     pub connect_timeout: Duration,
     /// Period of the ping, the group-commit flush and the safety poll.
     pub tick: Duration,
+    /// How long the client's acknowledgement of the relay's log may wait to travel with a
+    /// frame of its own ([`SessionConfig::ack_delay`](crate::sync::SessionConfig::ack_delay)).
+    /// It never delays the relay's receipts for this replica's changes, nor any change: only
+    /// how soon the relay learns how far this replica holds its log (its lag figure, and where
+    /// it resumes after a disconnection).
+    pub ack_delay: Duration,
     /// Frame decoding limits.
     pub limits: Limits,
 }
@@ -109,6 +120,7 @@ impl ClientConfig {
             max_backoff: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(10),
             tick: Duration::from_secs(1),
+            ack_delay: DEFAULT_ACK_DELAY,
             limits: Limits::default(),
         }
     }

@@ -444,6 +444,8 @@ impl Core {
             access: access.clone(),
             limits: config.limits,
             frame_bytes: config.frame_bytes,
+            // Acknowledgements are the devices' receipts: at once (after the commit).
+            ack_delay: Duration::ZERO,
         });
         match &hello.interest {
             Interest::Docs(docs) if docs.len() <= 64 => {

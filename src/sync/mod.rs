@@ -52,7 +52,8 @@
 //!   compacted, then `Changes { upto: head }`, after which it streams as in a resume.
 //!
 //! The receiver applies changes in causal order (a change whose dependencies are missing waits
-//! in a bounded queue), durably, and then acknowledges with [`Message::Ack`]; it remembers the
+//! in a bounded queue), durably, and then acknowledges with [`Message::Ack`] (at once, or up to
+//! [`SessionConfig::ack_delay`] later, with a frame of its own); it remembers the
 //! sender's log offset only up to where everything is applied. A valid cursor (in a hello or a
 //! `Resume`) acknowledges the log up to it as well: the peer says it holds that much. Delivering a frame twice, or the
 //! same change by two paths, changes nothing. When both hellos carry cursors, catching up takes

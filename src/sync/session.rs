@@ -2,6 +2,7 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::store::{LogEntry, PeerRecord};
 use crate::{DeviceId, DocId, Epoch, VersionVector};
@@ -37,6 +38,17 @@ pub struct SessionConfig {
     pub limits: Limits,
     /// Aim for frames of about this many payload bytes when streaming.
     pub frame_bytes: usize,
+    /// How long an acknowledgement of the peer's log may wait for a frame of ours to travel
+    /// with (zero: acknowledge every stretch at once). Acknowledgements are cumulative, so one
+    /// sent later covers every stretch received before it: a device that receives many small
+    /// frames a second (live typing by others) sends one acknowledgement per frame of its own,
+    /// in the same write, or one per delay while it only reads, instead of one per frame
+    /// received. The stretches of our own log that hold only what the peer sent us (it does
+    /// not need its own changes back) wait the same way: the next stretch with changes of ours
+    /// covers them. An acknowledgement is never sent before what it covers is stored: waiting
+    /// only makes it later. When one is owed, [`Session::due_ms`] says when to call
+    /// [`Session::poll`] to send it.
+    pub ack_delay: Duration,
 }
 
 impl Default for SessionConfig {
@@ -48,6 +60,7 @@ impl Default for SessionConfig {
             access: Access::full(),
             limits: Limits::default(),
             frame_bytes: 1 << 20,
+            ack_delay: Duration::ZERO,
         }
     }
 }
@@ -170,6 +183,12 @@ pub struct Session {
     empty_stretches: std::collections::VecDeque<Stretch>,
     /// Whether changes or snapshots arrived since our last acknowledgement.
     received_since_ack: bool,
+    /// An acknowledgement not sent yet (see [`SessionConfig::ack_delay`]): the offset it
+    /// carries, and when it must go (ms, as [`SyncHost::now_ms`] counts).
+    ack_owed: Option<(u64, u64)>,
+    /// A stretch of our log holding nothing for the peer, not sent yet (see
+    /// [`SessionConfig::ack_delay`]): how far it reaches, and when it must go.
+    empty_owed: Option<(u64, u64)>,
     /// How far we hold the peer's log (under `peer.epoch`).
     cursor: Option<u64>,
     /// Changes from the peer wait for dependencies: the cursor must not move past them.
@@ -199,6 +218,8 @@ impl Session {
             content_since_stretch: false,
             empty_stretches: Default::default(),
             received_since_ack: false,
+            ack_owed: None,
+            empty_owed: None,
             cursor: None,
             holding_back: false,
             resume_requested: None,
@@ -256,8 +277,9 @@ impl Session {
         let Some(peer) = &self.peer else {
             return SessionState::Handshaking;
         };
-        let sent_all =
-            matches!(self.out, Outbound::Streaming { through } if through >= host.log_head());
+        // A stretch holding nothing for the peer counts as sent before it goes.
+        let owed = self.empty_owed.map_or(0, |(to, _)| to);
+        let sent_all = matches!(self.out, Outbound::Streaming { through } if through.max(owed) >= host.log_head());
         let have_all = self.cursor.unwrap_or(0) >= peer.head;
         if sent_all && have_all {
             SessionState::InSync
@@ -327,7 +349,16 @@ impl Session {
         if record.acked > host.log_head() {
             return Ok(()); // We were restored from a backup: wait for the peer's cursor.
         }
-        let through = self.stream(host, record.peer, false, &interest, record.acked, out)?;
+        let through = self.stream(
+            host,
+            record.peer,
+            false,
+            &interest,
+            record.acked,
+            false,
+            out,
+        )?;
+        self.empty_owed = None;
         self.out = Outbound::Streaming { through };
         self.presumed = Some(Presumed {
             device: record.peer,
@@ -393,36 +424,108 @@ impl Session {
             }
             Message::Ack { upto } => self.on_ack(host, upto)?,
         }
-        out.extend(self.poll(host)?);
+        self.poll_into(host, &mut out)?;
         Ok(out)
     }
 
     /// Frames carrying local changes made since the last call (nothing until the peer told us
-    /// where to start).
+    /// where to start), and the acknowledgements that are due or can travel with them (see
+    /// [`SessionConfig::ack_delay`]).
     pub fn poll(&mut self, host: &mut impl SyncHost) -> Result<Vec<Vec<u8>>, SyncError> {
         let mut out = Vec::new();
-        let Outbound::Streaming { through } = self.out else {
-            return Ok(out);
-        };
-        let Some(peer) = self.peer.clone() else {
-            return Ok(out);
-        };
-        host.commit_waiting()?;
-        let after = self.stream(
-            host,
-            peer.device,
-            peer.restored,
-            &peer.interest,
-            through,
-            &mut out,
-        )?;
-        self.out = Outbound::Streaming { through: after };
-        self.on_ack(host, 0)?; // Settles the empty stretches just sent.
+        self.poll_into(host, &mut out)?;
         Ok(out)
     }
 
+    /// When (ms, as [`SyncHost::now_ms`] counts) [`poll`](Self::poll) has an acknowledgement
+    /// to send that waited for [`SessionConfig::ack_delay`]; `None` when nothing waits.
+    pub fn due_ms(&self) -> Option<u64> {
+        let ack = self.ack_owed.map(|(_, due)| due);
+        let empty = self.empty_owed.map(|(_, due)| due);
+        match (ack, empty) {
+            (Some(a), Some(e)) => Some(a.min(e)),
+            (a, e) => a.or(e),
+        }
+    }
+
+    /// [`poll`](Self::poll), adding to `out`: frames already in it are going anyway, so
+    /// whatever acknowledgement waits goes with them.
+    fn poll_into(
+        &mut self,
+        host: &mut impl SyncHost,
+        out: &mut Vec<Vec<u8>>,
+    ) -> Result<(), SyncError> {
+        if let (Outbound::Streaming { through }, Some(peer)) = (self.out, self.peer.clone()) {
+            host.commit_waiting()?;
+            let after = self.stream(
+                host,
+                peer.device,
+                peer.restored,
+                &peer.interest,
+                through,
+                true,
+                out,
+            )?;
+            self.out = Outbound::Streaming { through: after };
+        }
+        self.settle(host, out);
+        self.on_ack(host, 0)?; // Settles the empty stretches just sent.
+        Ok(())
+    }
+
+    /// Sends what waits under [`SessionConfig::ack_delay`] if it is due, or if other frames go
+    /// out now anyway (they are written together).
+    fn settle(&mut self, host: &impl SyncHost, out: &mut Vec<Vec<u8>>) {
+        if self.ack_owed.is_none() && self.empty_owed.is_none() {
+            return;
+        }
+        let now = host.now_ms();
+        let going = !out.is_empty() || self.due_ms().is_some_and(|due| now >= due);
+        if !going {
+            return;
+        }
+        if let Some((to, _)) = self.empty_owed.take()
+            && let Outbound::Streaming { through } = self.out
+            && to > through
+        {
+            self.emit(
+                out,
+                &Message::Changes {
+                    changes: Vec::new(),
+                    stretch: Some(Stretch { from: through, to }),
+                },
+            );
+            self.out = Outbound::Streaming { through: to };
+        }
+        if let Some((upto, _)) = self.ack_owed {
+            self.emit(out, &Message::Ack { upto });
+        }
+    }
+
+    /// Acknowledges the peer's log through `upto`: at once, or within
+    /// [`SessionConfig::ack_delay`].
+    fn owe_ack(&mut self, host: &impl SyncHost, upto: u64, out: &mut Vec<Vec<u8>>) {
+        if self.config.ack_delay.is_zero() {
+            self.emit(out, &Message::Ack { upto });
+            return;
+        }
+        let (upto, due) = match self.ack_owed {
+            Some((owed, due)) => (owed.max(upto), due),
+            None => (upto, host.now_ms().saturating_add(self.delay_ms())),
+        };
+        self.ack_owed = Some((upto, due));
+    }
+
+    fn delay_ms(&self) -> u64 {
+        u64::try_from(self.config.ack_delay.as_millis()).unwrap_or(u64::MAX)
+    }
+
     /// Streams our log after `through` to `device` (which wants `interest`), its own changes
-    /// too when it was `restored`; returns how far the stream now reaches.
+    /// too when it was `restored`; returns how far the stream now reaches. When `lazy` (live
+    /// streaming) and [`SessionConfig::ack_delay`] is set, a stretch holding nothing for the
+    /// peer (the changes it sent us, logged here too) is not sent at once: the next stretch
+    /// with changes covers it, or [`settle`](Self::settle) sends it when due.
+    #[allow(clippy::too_many_arguments)]
     fn stream(
         &mut self,
         host: &mut impl SyncHost,
@@ -430,20 +533,27 @@ impl Session {
         restored: bool,
         interest: &Interest,
         through: u64,
+        lazy: bool,
         out: &mut Vec<Vec<u8>>,
     ) -> Result<u64, SyncError> {
+        let lazy = lazy && !self.config.ack_delay.is_zero();
         let head = host.log_head();
         // Entries not yet streamed may have been compacted away since the last poll: only the
         // snapshot holds them now.
         let snapshots = self.compacted_snapshots(host, interest, through)?;
         self.send_snapshots(out, snapshots);
         let mut after = through;
-        while after < head {
+        // Read on after a stretch that holds nothing for the peer and is not sent yet.
+        let mut read = match self.empty_owed {
+            Some((to, _)) if lazy => to.max(through),
+            _ => through,
+        };
+        while read < head {
             let (entries, last) =
-                host.read_log_wanted(after, 10_000, self.config.frame_bytes, &|doc| {
+                host.read_log_wanted(read, 10_000, self.config.frame_bytes, &|doc| {
                     self.shares(interest, doc)
                 })?;
-            if last <= after {
+            if last <= read {
                 break;
             }
             let changes: Vec<WireChange> = entries
@@ -452,6 +562,16 @@ impl Session {
                 .filter(|e| self.shares(interest, &e.doc))
                 .map(wire_change)
                 .collect();
+            read = last;
+            if lazy && changes.is_empty() && !self.content_since_stretch {
+                let due = match self.empty_owed {
+                    Some((_, due)) => due,
+                    None => host.now_ms().saturating_add(self.delay_ms()),
+                };
+                self.empty_owed = Some((last, due));
+                continue;
+            }
+            self.empty_owed = None;
             let stretch = Stretch {
                 from: after,
                 to: last,
@@ -485,7 +605,10 @@ impl Session {
                 }
             }
             Message::Snapshots(_) => self.content_since_stretch = true,
-            Message::Ack { .. } => self.received_since_ack = false,
+            Message::Ack { .. } => {
+                self.received_since_ack = false;
+                self.ack_owed = None;
+            }
             _ => {}
         }
         let frame = wire::encode(message);
@@ -599,6 +722,7 @@ impl Session {
         }
         if cursor.epoch != id.epoch || cursor.offset > head {
             self.out = Outbound::Waiting;
+            self.empty_owed = None;
             self.stats.full_resync = true;
             self.emit(out, &Message::NeedSummary);
             return Ok(());
@@ -630,6 +754,7 @@ impl Session {
             }
         };
         self.out = Outbound::Streaming { through };
+        self.empty_owed = None;
         Ok(())
     }
 
@@ -756,6 +881,7 @@ impl Session {
             },
         );
         self.out = Outbound::Streaming { through: head };
+        self.empty_owed = None;
         Ok(())
     }
 
@@ -903,7 +1029,7 @@ impl Session {
         host.save_peer(&record)?;
         // A stretch that brought nothing needs no acknowledgement (see `empty_stretches`).
         if self.received_since_ack {
-            self.emit(out, &Message::Ack { upto });
+            self.owe_ack(host, upto, out);
         }
         Ok(())
     }
