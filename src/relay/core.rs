@@ -30,6 +30,12 @@ pub(crate) type ConnId = u64;
 const MAX_BATCH_EVENTS: usize = 4_096;
 const MAX_BATCH_CHANGES: usize = 20_000;
 const MAX_BATCH_TIME: Duration = Duration::from_millis(20);
+/// Shortest time between the starts of two commits: under load, a batch stays open until then
+/// for what arrives meanwhile. Each commit writes every page it dirtied to the WAL (the log's
+/// tail, and pages of its indexes and of the documents' versions scattered over the file) and
+/// then each follower gets a frame: fewer, larger commits cost less per change. An idle relay
+/// commits what arrives at once (the last commit is long past).
+const MIN_COMMIT_INTERVAL: Duration = Duration::from_millis(5);
 /// Change hashes remembered per document for dependency checks without a query.
 const RECENT_HASHES: usize = 64;
 /// How often a connected device's record (its cursor and acknowledgements) is written while
@@ -269,6 +275,8 @@ pub(crate) struct Core {
     rx: Receiver<Event>,
     shutting_down: bool,
     last_poll: Instant,
+    /// When the last commit started.
+    last_commit: Instant,
 }
 
 /// Reads the identity and head, and builds the core.
@@ -311,6 +319,7 @@ pub(crate) fn build(
         rx,
         shutting_down: false,
         last_poll: Instant::now(),
+        last_commit: Instant::now(),
     })
 }
 
@@ -353,16 +362,25 @@ impl Core {
             match self.rx.recv_timeout(tick) {
                 Ok(event) => {
                     let started = Instant::now();
+                    let open_until = self.last_commit + MIN_COMMIT_INTERVAL;
                     self.handle(event);
                     let mut n = 1;
                     while n < MAX_BATCH_EVENTS
                         && self.shared.staged.changes.len() < MAX_BATCH_CHANGES
                         && started.elapsed() < MAX_BATCH_TIME
                     {
-                        match self.rx.try_recv() {
-                            Ok(event) => self.handle(event),
-                            Err(_) => break,
-                        }
+                        let next = match self.rx.try_recv() {
+                            Ok(event) => Some(event),
+                            Err(_) => {
+                                let left = open_until.saturating_duration_since(Instant::now());
+                                if left.is_zero() {
+                                    break;
+                                }
+                                self.rx.recv_timeout(left).ok()
+                            }
+                        };
+                        let Some(event) = next else { break };
+                        self.handle(event);
                         n += 1;
                     }
                 }
@@ -622,6 +640,7 @@ impl Core {
         let mut touched = Vec::new();
         if !batch.is_empty() {
             let started = Instant::now();
+            self.last_commit = started;
             let result = self.shared.store.commit(&batch);
             self.metrics
                 .commit_seconds
