@@ -239,6 +239,23 @@ fn loadavg() -> Option<f64> {
     support::timing::machine_load().0
 }
 
+/// The machine's busy and total CPU time so far (ticks of all CPUs, from `/proc/stat`).
+fn machine_ticks() -> (u64, u64) {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let ticks: Vec<u64> = stat
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    let total: u64 = ticks.iter().take(8).sum();
+    // user nice system idle iowait irq softirq steal: idle and iowait are not busy.
+    let idle = ticks.get(3).copied().unwrap_or(0) + ticks.get(4).copied().unwrap_or(0);
+    (total.saturating_sub(idle), total)
+}
+
 /// Pre-made changes per device slot, as a typist makes them: one character spliced into a
 /// text and the device's counter set. Devices in different documents reuse the same bytes
 /// (the relay keys changes by document), so making them costs nothing during the run.
@@ -676,6 +693,7 @@ fn run_size(rt: &tokio::runtime::Runtime, docs: usize, s: &Settings) -> Value {
         stop: (s.ramp + s.secs) * 1_000_000,
     };
     let mut usage = [(0.0, 0u64, 0.0, None); 2];
+    let mut machine = [(0u64, 0u64); 2];
     rt.block_on(async {
         let mut tasks = Vec::new();
         let mut sockets = sockets.into_iter();
@@ -709,6 +727,7 @@ fn run_size(rt: &tokio::runtime::Runtime, docs: usize, s: &Settings) -> Value {
             .await;
             let (cpu, rss) = proc_usage(pid);
             usage[i] = (cpu, rss, self_cpu(), loadavg());
+            machine[i] = machine_ticks();
         }
         for t in tasks {
             let _ = t.await;
@@ -739,6 +758,10 @@ fn run_size(rt: &tokio::runtime::Runtime, docs: usize, s: &Settings) -> Value {
         "server_cpu_percent": (usage[1].0 - usage[0].0) / measured * 100.0,
         "server_rss_mib": usage[1].1 as f64 / 1024.0,
         "generator_cpu_percent": (usage[1].2 - usage[0].2) / measured * 100.0,
+        // Busy share of all CPUs over the window (100 = every core busy): with the server's
+        // and the generator's CPU, it shows what else ran on the machine meanwhile.
+        "machine_busy_percent": (machine[1].0 - machine[0].0) as f64
+            / (machine[1].1 - machine[0].1).max(1) as f64 * 100.0,
         "device_ack_delay_ms": delay.as_millis() as u64,
         "device_frames_out_per_s": tally.frames_out.load(Ordering::Relaxed) as f64 / measured,
         "device_acks_out_per_s": tally.acks_out.load(Ordering::Relaxed) as f64 / measured,
