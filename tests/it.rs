@@ -42,6 +42,9 @@ mod receipts_and_tokens;
 #[path = "it/relay_auth.rs"]
 mod relay_auth;
 #[cfg(feature = "relay")]
+#[path = "it/relay_delayed_acknowledgements.rs"]
+mod relay_delayed_acknowledgements;
+#[cfg(feature = "relay")]
 #[path = "it/relay_hostile.rs"]
 mod relay_hostile;
 #[cfg(feature = "relay")]
