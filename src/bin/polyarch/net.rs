@@ -254,6 +254,8 @@ async fn sync(
         // One connection: the client never gets to its second attempt.
         config.min_backoff = Duration::from_secs(24 * 3600);
         config.max_backoff = config.min_backoff;
+        // Nothing of ours will come for an acknowledgement to travel with: answer at once.
+        config.ack_delay = Duration::ZERO;
     }
     let client = SyncClient::start(repo.clone(), config);
     let outcome = if follow {
