@@ -672,11 +672,51 @@ fn row_ok(row: &Value) -> bool {
 }
 
 /// Runs one document count against a fresh relay; returns the JSON row.
+/// Encodes and decodes a frame of three typing changes this many times per calibration round.
+const CALIBRATION_FRAMES: usize = 20_000;
+
+/// How fast this machine is right now: the best of 3 rounds of a fixed single-threaded piece of
+/// the relay's own work (encoding a frame of 3 typing changes, compressed, and decoding it),
+/// in ms. Measured just before each size, while nothing of the bench runs. On a shared host the
+/// same code runs slower at some times than at others: a row whose calibration took longer
+/// than another's ran on a slower machine, and its CPU figures and latencies with it.
+fn calibrate(changes: &[Vec<WireChange>]) -> f64 {
+    let doc = DocId::new("bench/calibration").expect("a document id");
+    let batch: Vec<WireChange> = changes
+        .iter()
+        .take(3)
+        .filter_map(|slot| slot.first().cloned())
+        .map(|mut c| {
+            c.doc = doc.clone();
+            c
+        })
+        .collect();
+    let message = Message::Changes {
+        stretch: Some(Stretch {
+            from: 0,
+            to: batch.len() as u64,
+        }),
+        changes: batch,
+    };
+    let limits = Limits::default();
+    (0..3)
+        .map(|_| {
+            let started = Instant::now();
+            for _ in 0..CALIBRATION_FRAMES {
+                let frame = wire::encode(std::hint::black_box(&message));
+                std::hint::black_box(wire::decode(&frame, &limits).is_ok());
+            }
+            started.elapsed().as_secs_f64() * 1e3
+        })
+        .fold(f64::INFINITY, f64::min)
+}
+
 fn run_size(rt: &tokio::runtime::Runtime, docs: usize, s: &Settings) -> Value {
-    let relay = start_relay(&s.sync);
-    let pid = relay.child.id();
     let per_slot = ((s.secs + s.ramp + 2) as f64 * RATE_HZ) as usize + 10;
     let changes = Arc::new(make_changes(per_slot));
+    let calibration_ms = calibrate(&changes);
+    let relay = start_relay(&s.sync);
+    let pid = relay.child.id();
     let doc_ids: Vec<DocId> = (0..docs)
         .map(|d| DocId::new(format!("bench/{d}")).unwrap())
         .collect();
@@ -746,6 +786,7 @@ fn run_size(rt: &tokio::runtime::Runtime, docs: usize, s: &Settings) -> Value {
         "devices": docs * DEVICES_PER_DOC,
         "connected": connected,
         "connect_secs": connect_secs,
+        "calibration_ms": calibration_ms,
         "p50_ms": percentile(&l, expected, 0.50),
         "p99_ms": p99,
         "max_ms": l.last().map(|&us| us as f64 / 1000.0),
