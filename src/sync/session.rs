@@ -2,135 +2,26 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
-use std::time::Duration;
 
 use crate::store::{LogEntry, PeerRecord};
 use crate::{DeviceId, DocId, Epoch, VersionVector};
 
 use super::host::{ChangeFate, SyncHost};
-use super::wire::{self, Limits};
+use super::wire;
 use super::{
-    Access, Cursor, Hello, Interest, Message, RefusalCode, Stretch, SyncError, WireChange,
-    WireSnapshot,
+    Cursor, Hello, Interest, Message, RefusalCode, Stretch, SyncError, WireChange, WireSnapshot,
 };
+
+mod delayed_acks;
+mod types;
+
+pub use types::{SessionConfig, SessionEvent, SessionState, SessionStats};
 
 /// The protocol version this build speaks.
 pub const PROTOCOL_VERSION: u8 = 1;
 
 /// Most events a session keeps for [`Session::take_events`]; past it the oldest go.
 pub const MAX_EVENTS: usize = 1_000;
-
-/// How a session behaves.
-#[derive(Debug, Clone)]
-pub struct SessionConfig {
-    /// Documents we want to receive. Anything but [`Interest::All`] reconciles by version
-    /// vectors on every connection instead of resuming from a cursor (the cursor would skip
-    /// the history of documents followed later).
-    pub interest: Interest,
-    /// The device we expect on the other end, if we have met it before (lets the hello carry
-    /// our cursor, saving half a round trip).
-    pub peer_hint: Option<DeviceId>,
-    /// Access token to present (empty for none).
-    pub token: String,
-    /// What the peer may read and write.
-    pub access: Access,
-    /// Frame decoding limits.
-    pub limits: Limits,
-    /// Aim for frames of about this many payload bytes when streaming.
-    pub frame_bytes: usize,
-    /// How long an acknowledgement of the peer's log may wait for a frame of ours to travel
-    /// with (zero: acknowledge every stretch at once). Acknowledgements are cumulative, so one
-    /// sent later covers every stretch received before it: a device that receives many small
-    /// frames a second (live typing by others) sends one acknowledgement per frame of its own,
-    /// in the same write, or one per delay while it only reads, instead of one per frame
-    /// received. The stretches of our own log that hold only what the peer sent us (it does
-    /// not need its own changes back) wait the same way: the next stretch with changes of ours
-    /// covers them. An acknowledgement is never sent before what it covers is stored: waiting
-    /// only makes it later. When one is owed, [`Session::due_ms`] says when to call
-    /// [`Session::poll`] to send it.
-    pub ack_delay: Duration,
-}
-
-impl Default for SessionConfig {
-    fn default() -> Self {
-        Self {
-            interest: Interest::All,
-            peer_hint: None,
-            token: String::new(),
-            access: Access::full(),
-            limits: Limits::default(),
-            frame_bytes: 1 << 20,
-            ack_delay: Duration::ZERO,
-        }
-    }
-}
-
-/// Where a session stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SessionState {
-    /// Waiting for the peer's hello.
-    Handshaking,
-    /// Changes are still flowing to catch one side up.
-    CatchingUp,
-    /// Both sides hold each other's logs as far as is known.
-    InSync,
-}
-
-/// Something the application may want to know about, taken with [`Session::take_events`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SessionEvent {
-    /// The peer introduced itself.
-    PeerHello {
-        /// The peer.
-        device: DeviceId,
-        /// Its label.
-        label: String,
-    },
-    /// The peer refused something we sent; the session goes on.
-    Refused {
-        /// Why.
-        code: RefusalCode,
-        /// The document concerned.
-        doc: Option<DocId>,
-        /// The peer's explanation.
-        message: String,
-    },
-    /// We refused changes from the peer (it may not write this document).
-    RefusedChanges {
-        /// The document.
-        doc: DocId,
-    },
-    /// The peer acknowledged holding our log through this offset.
-    Acked {
-        /// Our log offset.
-        upto: u64,
-    },
-    /// The peer showed that this store was restored from an older copy.
-    RestoredFromBackup,
-}
-
-/// Counters for status displays and benchmarks.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct SessionStats {
-    /// Frames received.
-    pub frames_in: u64,
-    /// Frames produced.
-    pub frames_out: u64,
-    /// Bytes received.
-    pub bytes_in: u64,
-    /// Bytes produced.
-    pub bytes_out: u64,
-    /// Changes received.
-    pub changes_in: u64,
-    /// Changes sent.
-    pub changes_out: u64,
-    /// Snapshots sent.
-    pub snapshots_out: u64,
-    /// Whether the exchange fell back to comparing version vectors.
-    pub full_resync: bool,
-    /// Last time a frame arrived (ms since the Unix epoch).
-    pub last_contact_ms: u64,
-}
 
 #[derive(Debug, Clone)]
 struct Peer {
@@ -437,17 +328,6 @@ impl Session {
         Ok(out)
     }
 
-    /// When (ms, as [`SyncHost::now_ms`] counts) [`poll`](Self::poll) has an acknowledgement
-    /// to send that waited for [`SessionConfig::ack_delay`]; `None` when nothing waits.
-    pub fn due_ms(&self) -> Option<u64> {
-        let ack = self.ack_owed.map(|(_, due)| due);
-        let empty = self.empty_owed.map(|(_, due)| due);
-        match (ack, empty) {
-            (Some(a), Some(e)) => Some(a.min(e)),
-            (a, e) => a.or(e),
-        }
-    }
-
     /// [`poll`](Self::poll), adding to `out`: frames already in it are going anyway, so
     /// whatever acknowledgement waits goes with them.
     fn poll_into(
@@ -471,53 +351,6 @@ impl Session {
         self.settle(host, out);
         self.on_ack(host, 0)?; // Settles the empty stretches just sent.
         Ok(())
-    }
-
-    /// Sends what waits under [`SessionConfig::ack_delay`] if it is due, or if other frames go
-    /// out now anyway (they are written together).
-    fn settle(&mut self, host: &impl SyncHost, out: &mut Vec<Vec<u8>>) {
-        if self.ack_owed.is_none() && self.empty_owed.is_none() {
-            return;
-        }
-        let now = host.now_ms();
-        let going = !out.is_empty() || self.due_ms().is_some_and(|due| now >= due);
-        if !going {
-            return;
-        }
-        if let Some((to, _)) = self.empty_owed.take()
-            && let Outbound::Streaming { through } = self.out
-            && to > through
-        {
-            self.emit(
-                out,
-                &Message::Changes {
-                    changes: Vec::new(),
-                    stretch: Some(Stretch { from: through, to }),
-                },
-            );
-            self.out = Outbound::Streaming { through: to };
-        }
-        if let Some((upto, _)) = self.ack_owed {
-            self.emit(out, &Message::Ack { upto });
-        }
-    }
-
-    /// Acknowledges the peer's log through `upto`: at once, or within
-    /// [`SessionConfig::ack_delay`].
-    fn owe_ack(&mut self, host: &impl SyncHost, upto: u64, out: &mut Vec<Vec<u8>>) {
-        if self.config.ack_delay.is_zero() {
-            self.emit(out, &Message::Ack { upto });
-            return;
-        }
-        let (upto, due) = match self.ack_owed {
-            Some((owed, due)) => (owed.max(upto), due),
-            None => (upto, host.now_ms().saturating_add(self.delay_ms())),
-        };
-        self.ack_owed = Some((upto, due));
-    }
-
-    fn delay_ms(&self) -> u64 {
-        u64::try_from(self.config.ack_delay.as_millis()).unwrap_or(u64::MAX)
     }
 
     /// Streams our log after `through` to `device` (which wants `interest`), its own changes
