@@ -44,6 +44,9 @@ pub struct SpliceRun {
     len: usize,
     transactions: usize,
     splices: Vec<Splice>,
+    /// Units the last splice inserts: typing extends it one keystroke at a time, so it is
+    /// kept rather than counted again at each one.
+    last_width: usize,
 }
 
 impl SpliceRun {
@@ -54,6 +57,7 @@ impl SpliceRun {
             len,
             transactions: 0,
             splices: Vec::new(),
+            last_width: 0,
         }
     }
 
@@ -80,7 +84,8 @@ impl SpliceRun {
         }
         for &(pos, delete, insert) in splices {
             if delete > 0 || !insert.is_empty() {
-                self.merge(pos, delete, insert);
+                // Checked above: every character is one unit wide.
+                self.merge(pos, delete, insert, insert.chars().count());
             }
         }
         self.len = len;
@@ -119,12 +124,14 @@ impl SpliceRun {
         narrow.then_some(chars)
     }
 
-    fn merge(&mut self, pos: usize, delete: usize, insert: &str) {
+    /// Adds one splice inserting `width` units, merged into the last one where it continues it.
+    fn merge(&mut self, pos: usize, delete: usize, insert: &str, width: usize) {
         if let Some(last) = self.splices.last_mut() {
             // Whatever the last splice deleted, its insertion ends at `last.pos + width`.
-            let inserted_end = last.pos + last.insert.chars().count();
+            let inserted_end = last.pos + self.last_width;
             if delete == 0 && pos == inserted_end {
                 last.insert.push_str(insert);
+                self.last_width += width;
                 return;
             }
             if insert.is_empty() && last.insert.is_empty() {
@@ -146,5 +153,6 @@ impl SpliceRun {
             delete,
             insert: insert.to_owned(),
         });
+        self.last_width = width;
     }
 }
