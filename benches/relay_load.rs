@@ -159,7 +159,7 @@ fn raise_nofile() -> (u64, u64) {
 struct Server {
     child: Child,
     port: u16,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 impl Drop for Server {
@@ -201,11 +201,7 @@ fn start_relay(sync: &str) -> Server {
         .spawn()
         .expect("start polyarch-relay");
     wait_for_port(port, &mut child, "polyarch-relay");
-    Server {
-        child,
-        port,
-        _dir: dir,
-    }
+    Server { child, port, dir }
 }
 
 /// CPU seconds (user + system, all threads) and resident memory (KiB) of a process.
@@ -734,6 +730,8 @@ fn run_size(rt: &tokio::runtime::Runtime, docs: usize, s: &Settings) -> Value {
     };
     let mut usage = [(0.0, 0u64, 0.0, None); 2];
     let mut machine = [(0u64, 0u64); 2];
+    let wal = relay.dir.path().join("relay.db-wal");
+    let mut disk = (0u64, 0u64);
     rt.block_on(async {
         let mut tasks = Vec::new();
         let mut sockets = sockets.into_iter();
@@ -769,6 +767,10 @@ fn run_size(rt: &tokio::runtime::Runtime, docs: usize, s: &Settings) -> Value {
             usage[i] = (cpu, rss, self_cpu(), loadavg());
             machine[i] = machine_ticks();
         }
+        disk = (
+            support::dir_size(relay.dir.path()),
+            std::fs::metadata(&wal).map_or(0, |m| m.len()),
+        );
         for t in tasks {
             let _ = t.await;
         }
@@ -798,6 +800,9 @@ fn run_size(rt: &tokio::runtime::Runtime, docs: usize, s: &Settings) -> Value {
         "send_lag_p99_ms": percentile_plain(&lags, 0.99),
         "server_cpu_percent": (usage[1].0 - usage[0].0) / measured * 100.0,
         "server_rss_mib": usage[1].1 as f64 / 1024.0,
+        // The relay's files when the window ends, and of them the write-ahead log.
+        "server_disk_mib": disk.0 as f64 / (1 << 20) as f64,
+        "server_wal_mib": disk.1 as f64 / (1 << 20) as f64,
         "generator_cpu_percent": (usage[1].2 - usage[0].2) / measured * 100.0,
         // Busy share of all CPUs over the window (100 = every core busy): with the server's
         // and the generator's CPU, it shows what else ran on the machine meanwhile.
@@ -928,11 +933,7 @@ fn run_baseline_size(docs: usize, throttle: Option<u32>, s: &Settings) -> Result
         .spawn()
         .map_err(|e| format!("cannot start node: {e}"))?;
     wait_for_port(port, &mut child, "automerge-repo sync server");
-    let server = Server {
-        child,
-        port,
-        _dir: dir,
-    };
+    let server = Server { child, port, dir };
     let mut driver = node(throttle)
         .arg("driver.mjs")
         .arg(format!("ws://127.0.0.1:{}", server.port))

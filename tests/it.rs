@@ -47,7 +47,7 @@ mod relay_delayed_acknowledgements;
 #[cfg(feature = "relay")]
 #[path = "it/relay_hostile.rs"]
 mod relay_hostile;
-#[cfg(feature = "relay")]
+#[cfg(all(feature = "relay", feature = "cli"))]
 #[path = "it/relay_kill9.rs"]
 mod relay_kill9;
 #[cfg(feature = "relay")]

@@ -281,6 +281,9 @@ pub(crate) struct Core {
     last_poll: Instant,
     /// When the last commit started.
     last_commit: Instant,
+    /// Raised by the checkpointer: fold the rest of the write-ahead log before the next
+    /// commit, so that it starts the log over (see `checkpoint.rs`).
+    finish_log: Arc<AtomicBool>,
 }
 
 /// Reads the identity and head, and builds the core.
@@ -290,6 +293,7 @@ pub(crate) fn build(
     metrics: Arc<Metrics>,
     rx: Receiver<Event>,
     compactor: Option<Sender<DocId>>,
+    finish_log: Arc<AtomicBool>,
 ) -> Result<Core, RelayStoreError> {
     let id = store.identity()?;
     let head = store.head()?;
@@ -324,6 +328,7 @@ pub(crate) fn build(
         shutting_down: false,
         last_poll: Instant::now(),
         last_commit: Instant::now(),
+        finish_log,
     })
 }
 
@@ -643,6 +648,7 @@ impl Core {
         let batch = Batch { changes, peers };
         let mut touched = Vec::new();
         if !batch.is_empty() {
+            super::checkpoint::finish(self.shared.store.as_mut(), &self.finish_log);
             let started = Instant::now();
             self.last_commit = started;
             let result = self.shared.store.commit(&batch);

@@ -88,13 +88,17 @@ pub async fn run_with_metrics(
                 let started = (|| {
                     let mut store = config.storage.open(config.full_sync)?;
                     // SQLite: checkpoints move off the core's thread (see checkpoint.rs).
+                    let finish_log = Arc::new(AtomicBool::new(false));
                     let checkpointer = match &config.storage {
                         Storage::Sqlite(_) => {
                             let other = config.storage.open(config.full_sync)?;
                             let (tx, rx) = std::sync::mpsc::channel::<()>();
+                            let finish = finish_log.clone();
                             std::thread::Builder::new()
                                 .name("polyarch-relay-checkpointer".into())
-                                .spawn(move || checkpoint::run(other, rx))
+                                .spawn(move || {
+                                    checkpoint::run(other, rx, finish, checkpoint::EVERY)
+                                })
                                 .map_err(|source| RelayError::Io {
                                     op: "starting the checkpointer thread",
                                     source,
@@ -119,7 +123,7 @@ pub async fn run_with_metrics(
                     } else {
                         None
                     };
-                    let core = core::build(store, config, metrics, core_rx, compactor)?;
+                    let core = core::build(store, config, metrics, core_rx, compactor, finish_log)?;
                     Ok::<_, RelayError>((core, checkpointer))
                 })();
                 match started {

@@ -267,9 +267,10 @@ pub trait RelayStore: Send {
     }
 
     /// Folds what it can of the write-ahead log into the database without making writers
-    /// wait (SQLite: a passive checkpoint). Backends with nothing of the kind ignore it.
-    fn checkpoint(&mut self) -> Result<(), RelayStoreError> {
-        Ok(())
+    /// wait (SQLite: a passive checkpoint), and returns how many pages the log holds (0 when
+    /// the next write starts it over). Backends with nothing of the kind ignore it.
+    fn checkpoint(&mut self) -> Result<u64, RelayStoreError> {
+        Ok(0)
     }
 
     /// Number of documents.

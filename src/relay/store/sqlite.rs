@@ -623,12 +623,14 @@ impl RelayStore for SqliteStore {
             .ctx("turning off automatic checkpoints")
     }
 
-    fn checkpoint(&mut self) -> Result<(), RelayStoreError> {
+    fn checkpoint(&mut self) -> Result<u64, RelayStoreError> {
         // Busy (another checkpoint running) or partial (a reader holds old frames) is fine:
-        // the next call goes on from there.
-        self.conn
-            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
-            .ctx("checkpointing the write-ahead log")
+        // the next call goes on from there. The row is (busy, pages in the log, pages folded).
+        let frames: i64 = self
+            .conn
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get(1))
+            .ctx("checkpointing the write-ahead log")?;
+        Ok(u64::try_from(frames).unwrap_or(0))
     }
 
     fn doc_count(&mut self) -> Result<u64, RelayStoreError> {
