@@ -328,6 +328,68 @@ fn sqlite_checkpoints_from_another_connection_keep_the_log_small() {
     assert_eq!(fresh.version(&doc("big")).unwrap().total(), 3_000);
 }
 
+/// A database of schema version 1 (its log had an index on document, writer and sequence
+/// number) is upgraded when opened: the index is gone, the log is whole, and a change it
+/// already holds is still skipped.
+#[test]
+fn sqlite_upgrades_a_version_1_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("relay.db");
+    let origin = DeviceId::random();
+    let all = changes("t/a", 1, 10, origin);
+    {
+        let mut s = SqliteStore::open(&path, false).unwrap();
+        assert_eq!(commit(&mut s, all[..5].to_vec()).len(), 5);
+    }
+    // Turn it into what version 1 wrote.
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch(
+        "BEGIN;
+         CREATE TABLE log_v1 (
+             offset INTEGER PRIMARY KEY,
+             doc INTEGER NOT NULL REFERENCES docs (key),
+             actor BLOB NOT NULL,
+             seq INTEGER NOT NULL,
+             hash BLOB NOT NULL,
+             origin BLOB,
+             bytes BLOB NOT NULL,
+             UNIQUE (doc, actor, seq)
+         ) STRICT;
+         INSERT INTO log_v1 SELECT * FROM log;
+         DROP TABLE log;
+         ALTER TABLE log_v1 RENAME TO log;
+         CREATE INDEX log_by_doc ON log (doc, offset);
+         PRAGMA user_version = 1;
+         COMMIT;",
+    )
+    .unwrap();
+    drop(conn);
+    let mut s = SqliteStore::open(&path, false).unwrap();
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let version: u32 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, polyarch::relay::store::SCHEMA_VERSION);
+    let indexes: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'log'")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(indexes, vec!["log_by_doc".to_string()]);
+    let log = s.read_log(0, 100, 1 << 20).unwrap();
+    assert_eq!(log.len(), 5);
+    for (e, c) in log.iter().zip(&all) {
+        assert_eq!((e.seq, e.hash, &e.bytes), (c.seq, c.hash, &c.bytes));
+    }
+    assert_eq!(commit(&mut s, all[..5].to_vec()), vec![None; 5]);
+    let rest = commit(&mut s, all.clone());
+    assert_eq!(&rest[..5], &[None; 5]);
+    assert_eq!(&rest[5..], &(6..=10).map(Some).collect::<Vec<_>>()[..]);
+    assert_eq!(s.version(&doc("t/a")).unwrap().total(), 10);
+}
+
 #[test]
 fn sqlite_refuses_a_foreign_database() {
     let dir = tempfile::tempdir().unwrap();

@@ -54,8 +54,9 @@ use crate::{DeviceId, DocId, Epoch, VersionVector};
 pub use self::postgres::{PgListener, PgStore};
 pub use self::sqlite::SqliteStore;
 
-/// The schema version both backends write.
-pub const SCHEMA_VERSION: u32 = 1;
+/// The schema version both backends write. Version 2 changed only SQLite's (its log lost an
+/// index); both upgrade a database of version 1 when they open it.
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// The format byte that starts a stored version vector.
 const VV_FORMAT: u8 = 1;

@@ -126,6 +126,15 @@ impl PgStore {
                     supported: SCHEMA_VERSION,
                 });
             }
+            if found < SCHEMA_VERSION {
+                // Version 2 changed nothing here.
+                let version = i32::try_from(SCHEMA_VERSION).unwrap_or(i32::MAX);
+                tx.execute(
+                    "UPDATE relay_meta SET schema_version = $1 WHERE id = 1",
+                    &[&version],
+                )
+                .map_err(pg("recording the schema version"))?;
+            }
         } else {
             tx.batch_execute(SCHEMA)
                 .map_err(pg("creating the schema"))?;

@@ -2,6 +2,8 @@
 //! relay's core and its compactor); SQLite's write lock serialises their transactions, and the
 //! log counter is read and advanced inside the committing `IMMEDIATE` transaction.
 
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::path::Path;
 use std::time::Duration;
 
@@ -10,8 +12,8 @@ use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 
 use super::{
     Batch, Committed, RelayStore, RelayStoreError, SCHEMA_VERSION, Snapshot, StoreIdentity,
-    StoredDoc, bound, decode_vv, doc_from_db, encode_vv, from_db, hash_from_db, highest_seqs, id16,
-    now_ms, to_db,
+    StoredDoc, bound, decode_vv, doc_from_db, encode_vv, from_db, hash_from_db, id16, now_ms,
+    to_db,
 };
 use crate::store::{LogEntry, Missing, PeerRecord};
 use crate::{DeviceId, DocId, Epoch, VersionVector};
@@ -22,7 +24,33 @@ const APPLICATION_ID: i32 = 0x504C_5952;
 /// Page cache of each connection to a relay database, in KiB (SQLite's default is 2 MiB).
 const CACHE_KIB: i64 = 64 << 10;
 
-const SCHEMA: &str = "
+/// `CREATE TABLE` for the log, named `$name`. No index on (document, writer, sequence
+/// number): one writes the log, in causal order, so a change is already stored exactly when
+/// its sequence number is at or below the document's version for its writer (the
+/// `versions` table, read before each insert). Schema version 1 had that index; at 1,000
+/// busy documents it was a second random page per change in every commit, as many as
+/// `log_by_doc`.
+macro_rules! log_table {
+    ($name:literal) => {
+        concat!(
+            "CREATE TABLE ",
+            $name,
+            " (
+    offset INTEGER PRIMARY KEY,
+    doc INTEGER NOT NULL REFERENCES docs (key),
+    actor BLOB NOT NULL,
+    seq INTEGER NOT NULL,
+    hash BLOB NOT NULL,
+    origin BLOB,
+    bytes BLOB NOT NULL
+) STRICT;
+"
+        )
+    };
+}
+
+const SCHEMA: &str = concat!(
+    "
 CREATE TABLE relay_meta (
     id INTEGER PRIMARY KEY CHECK (id = 1),
     device BLOB NOT NULL,
@@ -38,17 +66,9 @@ CREATE TABLE docs (
     snapshot BLOB
 ) STRICT;
 CREATE INDEX docs_by_compaction ON docs (compacted_upto);
-CREATE TABLE log (
-    offset INTEGER PRIMARY KEY,
-    doc INTEGER NOT NULL REFERENCES docs (key),
-    actor BLOB NOT NULL,
-    seq INTEGER NOT NULL,
-    hash BLOB NOT NULL,
-    origin BLOB,
-    bytes BLOB NOT NULL,
-    UNIQUE (doc, actor, seq)
-) STRICT;
-CREATE INDEX log_by_doc ON log (doc, offset);
+",
+    log_table!("log"),
+    "CREATE INDEX log_by_doc ON log (doc, offset);
 CREATE TABLE hashes (
     doc INTEGER NOT NULL,
     hash BLOB NOT NULL,
@@ -68,7 +88,19 @@ CREATE TABLE peers (
     acked INTEGER NOT NULL,
     last_contact_ms INTEGER NOT NULL
 ) STRICT, WITHOUT ROWID;
-";
+"
+);
+
+/// From schema version 1: the log without its (document, writer, sequence number) index.
+const MIGRATE_FROM_1: &str = concat!(
+    log_table!("log_v2"),
+    "INSERT INTO log_v2 (offset, doc, actor, seq, hash, origin, bytes)
+    SELECT offset, doc, actor, seq, hash, origin, bytes FROM log;
+DROP TABLE log;
+ALTER TABLE log_v2 RENAME TO log;
+CREATE INDEX log_by_doc ON log (doc, offset);
+"
+);
 
 /// Documents compacted past an offset, through the index on `compacted_upto`.
 const COMPACTED_AFTER: &str =
@@ -179,6 +211,12 @@ impl SqliteStore {
                     supported: SCHEMA_VERSION,
                 });
             }
+            if found < 2 {
+                tx.execute_batch(MIGRATE_FROM_1)
+                    .ctx("upgrading the log from schema version 1")?;
+                tx.pragma_update(None, "user_version", SCHEMA_VERSION)
+                    .ctx("recording the schema version")?;
+            }
         }
         tx.commit().ctx("committing the schema")?;
         Ok(Self { conn, location })
@@ -233,6 +271,17 @@ fn version_of(conn: &Connection, key: i64) -> Result<VersionVector, RelayStoreEr
         );
     }
     Ok(vv)
+}
+
+/// The highest sequence number of `actor` stored for the document (0: none).
+fn stored_seq(conn: &Connection, doc: i64, actor: &ActorId) -> Result<i64, RelayStoreError> {
+    conn.prepare_cached("SELECT seq FROM versions WHERE doc = ?1 AND actor = ?2")
+        .and_then(|mut s| {
+            s.query_row(params![doc, actor.to_bytes()], |r| r.get(0))
+                .optional()
+        })
+        .map(Option::unwrap_or_default)
+        .ctx("reading a version vector")
 }
 
 fn raise_version(
@@ -321,7 +370,10 @@ impl RelayStore for SqliteStore {
             .ctx(OP)?;
         let start = head;
         let mut offsets = Vec::with_capacity(batch.changes.len());
-        let mut keys: std::collections::HashMap<&DocId, i64> = std::collections::HashMap::new();
+        let mut keys: HashMap<&DocId, i64> = HashMap::new();
+        // Each writer's highest stored sequence number per document, as read or as this
+        // batch raised it (`true`: raised, to write to `versions`).
+        let mut stored: HashMap<(i64, &ActorId), (i64, bool)> = HashMap::new();
         for c in &batch.changes {
             let key = match keys.get(&c.doc) {
                 Some(k) => *k,
@@ -331,43 +383,44 @@ impl RelayStore for SqliteStore {
                     k
                 }
             };
+            let seq = to_db("sequence number", c.seq)?;
+            let known = match stored.entry((key, &c.actor)) {
+                Entry::Occupied(e) => e.into_mut(),
+                Entry::Vacant(e) => e.insert((stored_seq(&tx, key, &c.actor)?, false)),
+            };
+            if seq <= known.0 {
+                offsets.push(None);
+                continue;
+            }
+            *known = (seq, true);
             let offset = head.checked_add(1).ok_or(RelayStoreError::OutOfRange {
                 what: "log offset",
                 value: u64::MAX,
                 max: i64::MAX as u64,
             })?;
-            let seq = to_db("sequence number", c.seq)?;
-            let inserted = tx
-                .prepare_cached(
-                    "INSERT INTO log (offset, doc, actor, seq, hash, origin, bytes)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-                     ON CONFLICT (doc, actor, seq) DO NOTHING",
-                )
-                .and_then(|mut s| {
-                    s.execute(params![
-                        offset,
-                        key,
-                        c.actor.to_bytes(),
-                        seq,
-                        c.hash.0.as_slice(),
-                        c.origin.as_ref().map(|d| d.as_bytes().as_slice()),
-                        c.bytes,
-                    ])
-                })
-                .ctx(OP)?;
-            if inserted == 0 {
-                offsets.push(None);
-                continue;
-            }
+            tx.prepare_cached(
+                "INSERT INTO log (offset, doc, actor, seq, hash, origin, bytes)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    offset,
+                    key,
+                    c.actor.to_bytes(),
+                    seq,
+                    c.hash.0.as_slice(),
+                    c.origin.as_ref().map(|d| d.as_bytes().as_slice()),
+                    c.bytes,
+                ])
+            })
+            .ctx(OP)?;
             head = offset;
             offsets.push(Some(from_db("log offset", offset)?));
         }
-        for (doc, actor, seq) in highest_seqs(&batch.changes) {
-            let key = match keys.get(doc) {
-                Some(k) => *k,
-                None => ensure_doc(&tx, doc)?,
-            };
-            raise_version(&tx, key, actor.to_bytes(), to_db("sequence number", seq)?)?;
+        for ((key, actor), (seq, raised)) in stored {
+            if raised {
+                raise_version(&tx, key, actor.to_bytes(), seq)?;
+            }
         }
         for p in &batch.peers {
             save_peer(&tx, p)?;
