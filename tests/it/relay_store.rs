@@ -409,4 +409,20 @@ fn postgres_store_conforms() {
     let server = PgServer::start();
     let url = server.database("conformance");
     conformance(&|| Box::new(PgStore::connect(&url).unwrap()));
+    // A database of schema version 1 opens, and records version 2 (which changed only
+    // SQLite's schema).
+    let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    client
+        .batch_execute("UPDATE relay_meta SET schema_version = 1")
+        .unwrap();
+    let mut store = PgStore::connect(&url).unwrap();
+    assert!(store.head().unwrap() > 0);
+    let version: i32 = client
+        .query_one("SELECT schema_version FROM relay_meta", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        u32::try_from(version).unwrap(),
+        polyarch::relay::store::SCHEMA_VERSION
+    );
 }
