@@ -3,7 +3,6 @@
 //! log counter is read and advanced inside the committing `IMMEDIATE` transaction.
 
 use std::collections::HashMap;
-use std::collections::hash_map::Entry;
 use std::path::Path;
 use std::time::Duration;
 
@@ -27,7 +26,7 @@ const CACHE_KIB: i64 = 64 << 10;
 /// `CREATE TABLE` for the log, named `$name`. No index on (document, writer, sequence
 /// number): one writes the log, in causal order, so a change is already stored exactly when
 /// its sequence number is at or below the document's version for its writer (the
-/// `versions` table, read before each insert). Schema version 1 had that index; at 1,000
+/// `versions` table: one statement raises it before each insert, and says if it rose). Schema version 1 had that index; at 1,000
 /// busy documents it was a second random page per change in every commit, as many as
 /// `log_by_doc`.
 macro_rules! log_table {
@@ -273,30 +272,24 @@ fn version_of(conn: &Connection, key: i64) -> Result<VersionVector, RelayStoreEr
     Ok(vv)
 }
 
-/// The highest sequence number of `actor` stored for the document (0: none).
-fn stored_seq(conn: &Connection, doc: i64, actor: &ActorId) -> Result<i64, RelayStoreError> {
-    conn.prepare_cached("SELECT seq FROM versions WHERE doc = ?1 AND actor = ?2")
-        .and_then(|mut s| {
-            s.query_row(params![doc, actor.to_bytes()], |r| r.get(0))
-                .optional()
-        })
-        .map(Option::unwrap_or_default)
-        .ctx("reading a version vector")
-}
-
+/// Raises the document's version for `actor` to `seq`; false if it was already there or
+/// above (the change is stored). One statement checks and raises: the commit calls it for
+/// every change, before appending it.
 fn raise_version(
     conn: &Connection,
     doc: i64,
     actor: &[u8],
     seq: i64,
-) -> Result<(), RelayStoreError> {
-    conn.prepare_cached(
-        "INSERT INTO versions (doc, actor, seq) VALUES (?1, ?2, ?3)
-         ON CONFLICT (doc, actor) DO UPDATE SET seq = max(seq, excluded.seq)",
-    )
-    .and_then(|mut s| s.execute(params![doc, actor, seq]))
-    .ctx("updating a version vector")?;
-    Ok(())
+) -> Result<bool, RelayStoreError> {
+    let changed = conn
+        .prepare_cached(
+            "INSERT INTO versions (doc, actor, seq) VALUES (?1, ?2, ?3)
+             ON CONFLICT (doc, actor) DO UPDATE SET seq = excluded.seq
+             WHERE excluded.seq > versions.seq",
+        )
+        .and_then(|mut s| s.execute(params![doc, actor, seq]))
+        .ctx("updating a version vector")?;
+    Ok(changed > 0)
 }
 
 fn save_peer(conn: &Connection, p: &PeerRecord) -> Result<(), RelayStoreError> {
@@ -371,9 +364,6 @@ impl RelayStore for SqliteStore {
         let start = head;
         let mut offsets = Vec::with_capacity(batch.changes.len());
         let mut keys: HashMap<&DocId, i64> = HashMap::new();
-        // Each writer's highest stored sequence number per document, as read or as this
-        // batch raised it (`true`: raised, to write to `versions`).
-        let mut stored: HashMap<(i64, &ActorId), (i64, bool)> = HashMap::new();
         for c in &batch.changes {
             let key = match keys.get(&c.doc) {
                 Some(k) => *k,
@@ -384,15 +374,11 @@ impl RelayStore for SqliteStore {
                 }
             };
             let seq = to_db("sequence number", c.seq)?;
-            let known = match stored.entry((key, &c.actor)) {
-                Entry::Occupied(e) => e.into_mut(),
-                Entry::Vacant(e) => e.insert((stored_seq(&tx, key, &c.actor)?, false)),
-            };
-            if seq <= known.0 {
+            let actor = c.actor.to_bytes();
+            if !raise_version(&tx, key, actor, seq)? {
                 offsets.push(None);
                 continue;
             }
-            *known = (seq, true);
             let offset = head.checked_add(1).ok_or(RelayStoreError::OutOfRange {
                 what: "log offset",
                 value: u64::MAX,
@@ -406,7 +392,7 @@ impl RelayStore for SqliteStore {
                 s.execute(params![
                     offset,
                     key,
-                    c.actor.to_bytes(),
+                    actor,
                     seq,
                     c.hash.0.as_slice(),
                     c.origin.as_ref().map(|d| d.as_bytes().as_slice()),
@@ -416,11 +402,6 @@ impl RelayStore for SqliteStore {
             .ctx(OP)?;
             head = offset;
             offsets.push(Some(from_db("log offset", offset)?));
-        }
-        for ((key, actor), (seq, raised)) in stored {
-            if raised {
-                raise_version(&tx, key, actor.to_bytes(), seq)?;
-            }
         }
         for p in &batch.peers {
             save_peer(&tx, p)?;
