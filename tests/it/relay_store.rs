@@ -148,6 +148,32 @@ fn versions_missing_and_deps(open: Factory<'_>) {
     );
     assert!(missing.snapshot.is_none());
     assert!(s.missing(&doc("v/one"), &vv).unwrap().entries.is_empty());
+    // Two writers, interleaved: what the peer lacks of each, in log order.
+    let a = changes("v/two", 5, 4, origin);
+    let b = changes("v/two", 6, 4, origin);
+    let both: Vec<NewChange> = a
+        .iter()
+        .zip(&b)
+        .flat_map(|(x, y)| [x.clone(), y.clone()])
+        .collect();
+    commit(s.as_mut(), both.clone());
+    let mut theirs = VersionVector::new();
+    theirs.observe(&a[0].actor, 1);
+    theirs.observe(&b[0].actor, 3);
+    let lacking: Vec<_> = s
+        .missing(&doc("v/two"), &theirs)
+        .unwrap()
+        .entries
+        .iter()
+        .map(|e| (e.actor.clone(), e.seq))
+        .collect();
+    let expected: Vec<_> = both
+        .iter()
+        .filter(|c| c.seq > theirs.get(&c.actor))
+        .map(|c| (c.actor.clone(), c.seq))
+        .collect();
+    assert_eq!(lacking, expected);
+    assert_eq!(lacking.len(), 4);
     assert!(s.has_change(&doc("v/one"), &c[2].hash).unwrap());
     assert!(!s.has_change(&doc("w/other"), &c[2].hash).unwrap());
     assert!(!s.has_change(&doc("unknown"), &c[2].hash).unwrap());

@@ -512,24 +512,34 @@ impl RelayStore for SqliteStore {
             missing.snapshot = Some(snapshot.bytes);
         }
         let ours = version_of(&self.conn, key)?;
+        // How many changes the peer lacks: each writer's are numbered without gaps.
+        let mut lacking: u64 = ours
+            .iter()
+            .map(|(actor, seq)| seq.saturating_sub(theirs.get(actor)))
+            .sum();
+        if lacking == 0 {
+            return Ok(missing);
+        }
+        // Newest first, until all are found (no index leads with the writer: see
+        // `log_table!`). A peer that lacks a few recent changes costs a few rows; one whose
+        // changes were compacted into the snapshot costs the whole log after it.
         let sql = format!(
             "SELECT {LOG_COLUMNS} FROM log l JOIN docs d ON d.key = l.doc
-             WHERE l.doc = ?1 AND l.actor = ?2 AND l.seq > ?3"
+             WHERE l.doc = ?1 ORDER BY l.offset DESC"
         );
         let mut stmt = self.conn.prepare_cached(&sql).ctx(OP)?;
-        for (actor, seq) in ours.iter() {
-            let have = theirs.get(actor);
-            if seq <= have {
-                continue;
-            }
-            let mut rows = stmt
-                .query(params![key, actor.to_bytes(), bound(have)])
-                .ctx(OP)?;
-            while let Some(row) = rows.next().ctx(OP)? {
+        let mut rows = stmt.query(params![key]).ctx(OP)?;
+        while lacking > 0
+            && let Some(row) = rows.next().ctx(OP)?
+        {
+            let actor: Vec<u8> = row.get(2).ctx(OP)?;
+            let seq = from_db("sequence number", row.get(3).ctx(OP)?)?;
+            if seq > theirs.get(&ActorId::from(actor)) {
                 missing.entries.push(log_entry(row)?);
+                lacking -= 1;
             }
         }
-        missing.entries.sort_unstable_by_key(|e| e.offset);
+        missing.entries.reverse();
         Ok(missing)
     }
 
