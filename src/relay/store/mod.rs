@@ -205,6 +205,9 @@ pub trait RelayStore: Send {
 
     /// Writes a batch in one transaction. Changes whose `(doc, actor, seq)` is already stored
     /// are skipped. Returns the offset of each change (`None` for skipped ones), in order.
+    /// Each writer's changes come in sequence order with no gaps (causal order gives that):
+    /// the SQLite backend takes a change as stored when its `seq` is at or below the
+    /// document's version for its writer.
     fn commit(&mut self, batch: &Batch) -> Result<Committed, RelayStoreError>;
 
     /// Log entries with offset > `after`, in order, at most `max_entries` and about
