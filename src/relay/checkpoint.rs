@@ -74,8 +74,9 @@ mod tests {
 
     /// A writer that commits without pause, as the core does under load, while the
     /// checkpointer runs beside it: the log is started over again and again instead of
-    /// growing with everything written (4,000 commits of a few pages each: 87 MB without the
-    /// writer's part, when tried).
+    /// growing with everything written. 8,000 commits of a few pages each: 137 MB without the
+    /// writer's part, when tried; 0.8-4.5 MB with it, also with three busy loops competing
+    /// for the 2 cores. The bound leaves room for a checkpointer that gets little CPU.
     #[test]
     fn a_writer_that_never_pauses_still_gets_its_log_started_over() {
         let dir = tempfile::tempdir().unwrap();
@@ -95,7 +96,7 @@ mod tests {
         let doc_id = DocId::new("busy").unwrap();
         let mut doc = AutoCommit::new();
         let mut largest = 0;
-        for i in 0..4_000_i64 {
+        for i in 0..8_000_i64 {
             doc.put(ROOT, format!("k{}", i % 64), i).unwrap();
             doc.commit();
             let c = doc.get_last_local_change().unwrap().clone();
@@ -118,9 +119,9 @@ mod tests {
         }
         drop(stop);
         checkpointer.join().unwrap();
-        assert!(largest < 8 << 20, "the log grew to {largest} bytes");
+        assert!(largest < 32 << 20, "the log grew to {largest} bytes");
         let mut fresh = SqliteStore::open(&path, false).unwrap();
-        assert_eq!(fresh.head().unwrap(), 4_000);
-        assert_eq!(fresh.version(&doc_id).unwrap().total(), 4_000);
+        assert_eq!(fresh.head().unwrap(), 8_000);
+        assert_eq!(fresh.version(&doc_id).unwrap().total(), 8_000);
     }
 }
