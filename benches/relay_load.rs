@@ -667,7 +667,6 @@ fn row_ok(row: &Value) -> bool {
             .is_some_and(|f| f >= MIN_SENT_FRACTION)
 }
 
-/// Runs one document count against a fresh relay; returns the JSON row.
 /// Encodes and decodes a frame of three typing changes this many times per calibration round.
 const CALIBRATION_FRAMES: usize = 20_000;
 
@@ -707,6 +706,7 @@ fn calibrate(changes: &[Vec<WireChange>]) -> f64 {
         .fold(f64::INFINITY, f64::min)
 }
 
+/// Runs one document count against a fresh relay; returns the JSON row.
 fn run_size(rt: &tokio::runtime::Runtime, docs: usize, s: &Settings) -> Value {
     let per_slot = ((s.secs + s.ramp + 2) as f64 * RATE_HZ) as usize + 10;
     let changes = Arc::new(make_changes(per_slot));

@@ -12,8 +12,8 @@
 //! it folded back. Under steady load that never happened: the core commits while a pass
 //! runs, so each pass left the newest pages behind, and at 1,000 documents the log grew by
 //! about 65 MB a second (914 MB after 14 s of load), every write landing in new blocks of the
-//! file that the kernel first zeroed (7% of the relay's time). So after each pass that leaves a log,
-//! this thread raises a flag; the core, before its next commit, folds the few pages
+//! file that the kernel first zeroed (7% of the relay's time). So after each pass that leaves
+//! a log, this thread raises a flag; the core, before its next commit, folds the few pages
 //! committed during the pass itself (no other writer can add any meanwhile), and that
 //! commit starts the log over.
 
@@ -99,16 +99,9 @@ mod tests {
         for i in 0..8_000_i64 {
             doc.put(ROOT, format!("k{}", i % 64), i).unwrap();
             doc.commit();
-            let c = doc.get_last_local_change().unwrap().clone();
+            let change =
+                NewChange::from_change(doc_id.clone(), &doc.get_last_local_change().unwrap(), None);
             finish(&mut writer, &wanted);
-            let change = NewChange {
-                doc: doc_id.clone(),
-                actor: c.actor_id().clone(),
-                seq: c.seq(),
-                hash: c.hash(),
-                origin: None,
-                bytes: c.raw_bytes().to_vec(),
-            };
             writer
                 .commit(&Batch {
                     changes: vec![change],

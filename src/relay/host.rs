@@ -363,14 +363,7 @@ impl SyncHost for RelayHost<'_> {
                         if let Some(fate) = i.and_then(|i| fates.get_mut(i)) {
                             *fate = ChangeFate::Applied;
                         }
-                        ready.push(NewChange {
-                            actor: change.actor_id().clone(),
-                            seq: change.seq(),
-                            hash: change.hash(),
-                            origin: Some(from),
-                            bytes: change.raw_bytes().to_vec(),
-                            doc,
-                        });
+                        ready.push(NewChange::from_change(doc, &change, Some(from)));
                     }
                 }
             }

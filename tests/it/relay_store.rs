@@ -27,15 +27,8 @@ fn changes(doc_id: &str, actor: u8, n: usize, origin: DeviceId) -> Vec<NewChange
     for i in 0..n {
         d.put(ROOT, format!("k{i}"), i as i64).unwrap();
         d.commit();
-        let c = d.get_last_local_change().unwrap().clone();
-        out.push(NewChange {
-            doc: doc(doc_id),
-            actor: c.actor_id().clone(),
-            seq: c.seq(),
-            hash: c.hash(),
-            origin: Some(origin),
-            bytes: c.raw_bytes().to_vec(),
-        });
+        let c = d.get_last_local_change().unwrap();
+        out.push(NewChange::from_change(doc(doc_id), &c, Some(origin)));
     }
     out
 }

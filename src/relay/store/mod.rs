@@ -87,6 +87,20 @@ pub struct NewChange {
     pub bytes: Vec<u8>,
 }
 
+impl NewChange {
+    /// The change as the log holds it: its writer, sequence number, hash and bytes.
+    pub fn from_change(doc: DocId, change: &automerge::Change, origin: Option<DeviceId>) -> Self {
+        Self {
+            doc,
+            actor: change.actor_id().clone(),
+            seq: change.seq(),
+            hash: change.hash(),
+            origin,
+            bytes: change.raw_bytes().to_vec(),
+        }
+    }
+}
+
 /// What one group commit writes: changes (in causal order per document) and peer records.
 #[derive(Debug, Clone, Default)]
 pub struct Batch {
@@ -271,8 +285,8 @@ pub trait RelayStore: Send {
     }
 
     /// Folds what it can of the write-ahead log into the database without making writers
-    /// wait (SQLite: a passive checkpoint), and returns how many pages the log holds (0 when
-    /// the next write starts it over). Backends with nothing of the kind ignore it.
+    /// wait (SQLite: a passive checkpoint), and returns how many pages the log holds, folded
+    /// or not (0: it is empty). Backends with nothing of the kind ignore it.
     fn checkpoint(&mut self) -> Result<u64, RelayStoreError> {
         Ok(0)
     }

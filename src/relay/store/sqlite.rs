@@ -25,10 +25,10 @@ const CACHE_KIB: i64 = 64 << 10;
 
 /// `CREATE TABLE` for the log, named `$name`. No index on (document, writer, sequence
 /// number): one writes the log, in causal order, so a change is already stored exactly when
-/// its sequence number is at or below the document's version for its writer (the
-/// `versions` table: one statement raises it before each insert, and says if it rose). Schema version 1 had that index; at 1,000
-/// busy documents it was a second random page per change in every commit, as many as
-/// `log_by_doc`.
+/// its sequence number is at or below the document's version for its writer (the `versions`
+/// table: one statement raises it before each insert, and says if it rose). Schema version 1
+/// had that index; at 1,000 busy documents it was a second random page per change in every
+/// commit, as many as `log_by_doc`.
 macro_rules! log_table {
     ($name:literal) => {
         concat!(
@@ -513,10 +513,10 @@ impl RelayStore for SqliteStore {
         }
         let ours = version_of(&self.conn, key)?;
         // How many changes the peer lacks: each writer's are numbered without gaps.
-        let mut lacking: u64 = ours
-            .iter()
-            .map(|(actor, seq)| seq.saturating_sub(theirs.get(actor)))
-            .sum();
+        // Saturating: the numbers come from the disk and from the peer.
+        let mut lacking = ours.iter().fold(0u64, |n, (actor, seq)| {
+            n.saturating_add(seq.saturating_sub(theirs.get(actor)))
+        });
         if lacking == 0 {
             return Ok(missing);
         }
